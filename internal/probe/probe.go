@@ -54,6 +54,14 @@ type Match struct {
 	// Certain is true when the bytes could only have come from this
 	// protocol; the engine stops at the first certain match.
 	Certain bool
+	// Evidence is the text the signature table reads when Product is
+	// empty: the SSH software version, the HTTP Server header, a greeting
+	// line, a version string. The engine also shows an excerpt of it when
+	// the peer sent no banner.
+	Evidence string
+	// StartTLS describes the session after an in-protocol upgrade
+	// (SMTP/IMAP/POP3/FTP/PostgreSQL), when the peer offered one.
+	StartTLS *TLS
 }
 
 // Protocol teaches the engine one service. Either function may be nil.

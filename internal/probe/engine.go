@@ -1,0 +1,833 @@
+package probe
+
+// The engine: connect, read the unprompted banner (the null probe), match
+// it, then send waves of probes in parallel on separate connections and
+// keep the first certain answer. Every connection is capped in bytes and
+// bounded by the target's whole-session deadline, so a slow or hostile
+// peer costs at most that deadline.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Defaults used when a Prober field is zero.
+const (
+	DefaultTCPTimeout = 5 * time.Second
+	DefaultUDPTimeout = 3 * time.Second
+	DefaultMaxRead    = 64 << 10
+	DefaultPerHost    = 8
+	DefaultPerPort    = 3
+	DefaultParallel   = 32
+
+	// nullWait is how long the null probe waits for an unprompted banner;
+	// idleGap is how long it waits for more once some bytes came.
+	nullWait = 300 * time.Millisecond
+	idleGap  = 100 * time.Millisecond
+	// bannerExcerpt is how much of a banner a Result keeps.
+	bannerExcerpt = 256
+)
+
+// States of a target.
+const (
+	StateOpen         = "open"
+	StateClosed       = "closed"
+	StateFiltered     = "filtered"
+	StateOpenFiltered = "open|filtered"
+	StateError        = "error"
+)
+
+// errReadCap is returned by a capped connection once MaxRead bytes came.
+var errReadCap = errors.New("read cap reached")
+
+// DialFunc opens a connection; net.Dialer.DialContext is one.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Prober probes targets. The zero value is ready to use; it must not be
+// copied after first use.
+type Prober struct {
+	// Timeout is the whole-session deadline for one target (0: 5s TCP,
+	// 3s UDP). Connects, banners and every probe of that target share it.
+	Timeout time.Duration
+	// MaxRead caps the bytes read from any one connection (0: 64 KiB).
+	MaxRead int
+	// PerHost and PerPort cap the connections open at once to one address
+	// and to one address:port (0: 8 and 3): servers answer differently
+	// under a burst.
+	PerHost int
+	PerPort int
+	// Parallel caps the targets ProbeAll probes at once (0: 32).
+	Parallel int
+	// Dial opens connections (nil: a net.Dialer); tests replace it.
+	Dial DialFunc
+	// Protocols is what the engine knows (nil: Protocols()).
+	Protocols []Protocol
+	// Signatures names products from evidence (nil: the embedded table).
+	Signatures *Signatures
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+
+	lim limiter
+}
+
+// Probe probes one target and says what answers there. It never returns
+// an error: failures are in Result.State and Result.Error.
+func (p *Prober) Probe(ctx context.Context, t Target) Result {
+	now := p.now()
+	start := now()
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTCPTimeout
+		if t.Transport == "udp" {
+			timeout = DefaultUDPTimeout
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	transport := t.Transport
+	if transport == "" {
+		transport = "tcp"
+	}
+	res := Result{Target: t.String(), Protocol: transport}
+	ip, err := resolve(ctx, t.Host)
+	if err != nil {
+		res.State, res.Error = StateError, err.Error()
+		res.ElapsedMS = since(now, start)
+		return res
+	}
+	res.Address = net.JoinHostPort(ip, strconv.Itoa(int(t.Port)))
+	r := &run{p: p, target: t, ip: ip, addr: res.Address, host: t.Host}
+	if transport == "udp" {
+		r.probeUDP(ctx, &res)
+	} else {
+		r.probeTCP(ctx, &res)
+	}
+	if res.State == StateOpen && res.Service == "" {
+		r.guess(&res)
+	}
+	res.ElapsedMS = since(now, start)
+	return res
+}
+
+// ProbeAll probes targets concurrently, at most Parallel at once and within
+// the per-host and per-port connection caps. Results are in target order.
+func (p *Prober) ProbeAll(ctx context.Context, targets []Target) []Result {
+	n := p.Parallel
+	if n <= 0 {
+		n = DefaultParallel
+	}
+	out := make([]Result, len(targets))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = p.Probe(ctx, t)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (p *Prober) now() func() time.Time {
+	if p.Now != nil {
+		return p.Now
+	}
+	return time.Now
+}
+
+func since(now func() time.Time, start time.Time) int64 {
+	return now().Sub(start).Milliseconds()
+}
+
+func (p *Prober) protocols() []Protocol {
+	if p.Protocols != nil {
+		return p.Protocols
+	}
+	return Protocols()
+}
+
+func (p *Prober) maxRead() int {
+	if p.MaxRead > 0 {
+		return p.MaxRead
+	}
+	return DefaultMaxRead
+}
+
+func (p *Prober) signatures() *Signatures {
+	if p.Signatures != nil {
+		return p.Signatures
+	}
+	s, err := DefaultSignatures()
+	if err != nil {
+		// The embedded table is tested; a broken one names nothing
+		// rather than stopping every probe.
+		return &Signatures{}
+	}
+	return s
+}
+
+// resolve turns a host into one IP through the system resolver, preferring
+// IPv4 as most loopback services listen there first.
+func resolve(ctx context.Context, host string) (string, error) {
+	if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip != nil {
+		return host, nil
+	}
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", host, err)
+	}
+	if len(addrs) == 0 {
+		return "", fmt.Errorf("resolve %s: no addresses", host)
+	}
+	for _, a := range addrs {
+		if a.IP.To4() != nil {
+			return a.IP.String(), nil
+		}
+	}
+	return addrs[0].String(), nil
+}
+
+// run is the probing of one target.
+type run struct {
+	p      *Prober
+	target Target
+	ip     string
+	addr   string
+	host   string
+}
+
+// session is what a Protocol.Probe may learn about its connection through
+// its context: the host name for SNI and Host headers, the TLS state when
+// the connection is inside TLS, and a way to open one more connection like
+// it (HTTP uses it for the h2c preface).
+type session struct {
+	host string
+	port uint16
+	tls  *tls.ConnectionState
+	dial func(ctx context.Context) (net.Conn, error)
+}
+
+type sessionKey struct{}
+
+func withSession(ctx context.Context, s *session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+// sessionFrom returns the session of ctx, or one built from c when a test
+// calls a Probe directly.
+func sessionFrom(ctx context.Context, c net.Conn) *session {
+	if s, ok := ctx.Value(sessionKey{}).(*session); ok {
+		return s
+	}
+	s := &session{}
+	if c != nil {
+		if h, p, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+			s.host = h
+			n, _ := strconv.Atoi(p)
+			s.port = uint16(n)
+		}
+		if tc, ok := c.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			s.tls = &st
+		}
+	}
+	return s
+}
+
+// dial opens one capped, deadlined connection to the target within the
+// per-host and per-port caps. Closing it frees its slot.
+func (r *run) dial(ctx context.Context, network string) (net.Conn, error) {
+	release, err := r.p.lim.acquire(ctx, r.ip, r.addr, r.p.PerHost, r.p.PerPort)
+	if err != nil {
+		return nil, err
+	}
+	dial := r.p.Dial
+	if dial == nil {
+		d := &net.Dialer{}
+		dial = d.DialContext
+	}
+	c, err := dial(ctx, network, r.addr)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	cc := &cappedConn{Conn: c, left: r.p.maxRead(), release: release}
+	// Cancelling the context (another probe won, or the deadline passed)
+	// unblocks any read in progress.
+	cc.stop = context.AfterFunc(ctx, func() { _ = c.Close() })
+	return cc, nil
+}
+
+func (r *run) tlsConfig() *tls.Config {
+	cfg := &tls.Config{
+		// We identify, we do not authenticate: self-signed and expired
+		// certificates are exactly what a user wants to see.
+		InsecureSkipVerify: true, //nolint:gosec
+		NextProtos:         []string{"h2", "http/1.1"},
+	}
+	if net.ParseIP(r.host) == nil {
+		cfg.ServerName = r.host
+	}
+	return cfg
+}
+
+// dialTLS opens a connection and completes a TLS handshake on it.
+func (r *run) dialTLS(ctx context.Context) (*tls.Conn, error) {
+	c, err := r.dial(ctx, "tcp")
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(c, r.tlsConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// outcome is what an identification found.
+type outcome struct {
+	m      Match
+	ok     bool
+	tls    *TLS
+	banner []byte
+	// closed is true when the peer closed the connection without a byte.
+	closed bool
+}
+
+func (r *run) probeTCP(ctx context.Context, res *Result) {
+	c, err := r.dial(ctx, "tcp")
+	if err != nil {
+		res.State, res.Error = dialState(ctx, err), err.Error()
+		return
+	}
+	res.State = StateOpen
+	dial := func(ctx context.Context) (net.Conn, error) { return r.dial(ctx, "tcp") }
+	o := r.identify(ctx, c, dial, nil)
+	r.fill(res, o)
+}
+
+// dialState classifies a failed connect: refused is closed, silence is
+// filtered.
+func dialState(ctx context.Context, err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return StateClosed
+	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil, isTimeout(err),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return StateFiltered
+	}
+	return StateError
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// identify finds what speaks on c0, a fresh connection (plain, or inside
+// TLS when ts is set); dial opens more connections like it.
+func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Context) (net.Conn, error), ts *tls.ConnectionState) outcome {
+	sess := &session{host: r.host, port: r.target.Port, tls: ts, dial: dial}
+	ctx = withSession(ctx, sess)
+	protos := r.protocolsFor("tcp")
+	banner, closed := r.readBanner(ctx, c0, protos)
+	o := outcome{banner: banner, closed: closed}
+	var hinted []string
+	if len(banner) > 0 {
+		m, proto, ok := bannerMatch(protos, banner)
+		if ok && m.Certain {
+			// Carry on the same conversation: the protocol's own probe
+			// reads the banner again from a replay and goes further
+			// (EHLO, CAPABILITY, STARTTLS).
+			if proto.Probe != nil {
+				pm, pok, _ := proto.Probe(ctx, &replayConn{Conn: c0, buf: banner})
+				if pok && pm.Certain {
+					m = pm
+				}
+			}
+			_ = c0.Close()
+			o.m, o.ok = m, true
+			return o
+		}
+		if ok {
+			o.m, o.ok = m, true
+		}
+		for _, pr := range protos {
+			if pr.Banner != nil {
+				if _, ok := pr.Banner(banner); ok {
+					hinted = append(hinted, pr.Name)
+				}
+			}
+		}
+	}
+	_ = c0.Close()
+
+	var first, second []candidate
+	if len(banner) == 0 && ts == nil {
+		first = append(first, candidate{name: "tls", run: r.tlsCandidate})
+	}
+	for _, pr := range protos {
+		if pr.Probe == nil {
+			continue
+		}
+		cand := r.protocolCandidate(pr, dial)
+		switch {
+		case slices.Contains(pr.Ports, r.target.Port), slices.Contains(hinted, pr.Name),
+			pr.Wave <= 1 && len(banner) == 0:
+			first = append(first, cand)
+		default:
+			second = append(second, cand)
+		}
+	}
+	if w, ok := r.wave(ctx, first, len(second) > 0); ok {
+		w.banner, w.closed = banner, closed
+		if !w.m.Certain && o.ok {
+			return o
+		}
+		return w
+	}
+	if o.ok {
+		return o
+	}
+	if w, ok := r.wave(ctx, second, false); ok {
+		w.banner, w.closed = banner, closed
+		return w
+	}
+	return o
+}
+
+// protocolsFor lists the protocols of a transport.
+func (r *run) protocolsFor(transport string) []Protocol {
+	var out []Protocol
+	for _, pr := range r.p.protocols() {
+		tr := pr.Transport
+		if tr == "" {
+			tr = "tcp"
+		}
+		if tr == transport {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+// readBanner is the null probe: it reads what the peer says unprompted,
+// briefly, stopping early once a banner matcher is certain of a complete
+// line.
+func (r *run) readBanner(ctx context.Context, c net.Conn, protos []Protocol) (banner []byte, closed bool) {
+	now := r.p.now()
+	deadline := now().Add(nullWait)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	defer func() {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetReadDeadline(dl)
+		}
+	}()
+	_ = c.SetReadDeadline(deadline)
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		banner = append(banner, buf[:n]...)
+		if err != nil {
+			closed = len(banner) == 0 && !isTimeout(err) && ctx.Err() == nil
+			return banner, closed
+		}
+		if n > 0 && banner[len(banner)-1] == '\n' {
+			if m, _, ok := bannerMatch(protos, banner); ok && m.Certain {
+				return banner, false
+			}
+		}
+		next := now().Add(idleGap)
+		if next.Before(deadline) {
+			_ = c.SetReadDeadline(next)
+		}
+	}
+}
+
+// bannerMatch runs every banner matcher and keeps the first certain match,
+// else the first uncertain one.
+func bannerMatch(protos []Protocol, banner []byte) (Match, Protocol, bool) {
+	var best Match
+	var bestP Protocol
+	found := false
+	for _, pr := range protos {
+		if pr.Banner == nil {
+			continue
+		}
+		m, ok := pr.Banner(banner)
+		if !ok {
+			continue
+		}
+		if m.Certain {
+			return m, pr, true
+		}
+		if !found {
+			best, bestP, found = m, pr, true
+		}
+	}
+	return best, bestP, found
+}
+
+// candidate is one probe of a wave, on its own connection.
+type candidate struct {
+	name string
+	run  func(ctx context.Context) (outcome, error)
+}
+
+func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Conn, error)) candidate {
+	return candidate{name: pr.Name, run: func(ctx context.Context) (outcome, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			return outcome{}, err
+		}
+		defer c.Close()
+		m, ok, err := pr.Probe(ctx, c)
+		if ok && m.Method == "" {
+			m.Method = "native:" + pr.Name
+		}
+		return outcome{m: m, ok: ok}, err
+	}}
+}
+
+// tlsCandidate tries a modern TLS handshake; when it succeeds it reports
+// the certificate and identifies the protocol inside.
+func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
+	tc, err := r.dialTLS(ctx)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "remote error" {
+			// The peer answered with a TLS alert: it speaks TLS but not
+			// what we offered (old versions only, client certificates).
+			return outcome{ok: true, m: Match{Service: "ssl", Method: "native:tls", Certain: true,
+				Info: "handshake refused: " + oe.Err.Error()}}, nil
+		}
+		return outcome{}, err
+	}
+	st := tc.ConnectionState()
+	summary := summarizeTLS(st)
+	dial := func(ctx context.Context) (net.Conn, error) { return r.dialTLS(ctx) }
+	o := r.identify(ctx, tc, dial, &st)
+	if !o.ok || o.m.Service == "" {
+		o.m = Match{Service: "ssl", Method: "native:tls"}
+		if st.NegotiatedProtocol == "h2" {
+			o.m = Match{Service: "http", Method: "native:tls", Info: "HTTP/2 (ALPN)"}
+		}
+	}
+	o.ok, o.m.Certain, o.tls = true, true, summary
+	return o, nil
+}
+
+// wave runs candidates in parallel and returns the first certain outcome,
+// cancelling the rest, or else the first uncertain one in list order. When
+// more waves may follow it leaves them half of the remaining time.
+func (r *run) wave(ctx context.Context, cands []candidate, more bool) (outcome, bool) {
+	if len(cands) == 0 {
+		return outcome{}, false
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok && more {
+		half := time.Until(dl) / 2
+		var c2 context.CancelFunc
+		wctx, c2 = context.WithTimeout(wctx, half)
+		defer c2()
+	}
+	type res struct {
+		i int
+		o outcome
+	}
+	ch := make(chan res, len(cands))
+	for i, c := range cands {
+		go func() {
+			o, err := c.run(wctx)
+			if err != nil && !o.ok {
+				o = outcome{}
+			}
+			ch <- res{i, o}
+		}()
+	}
+	results := make([]outcome, len(cands))
+	for received := 1; received <= len(cands); received++ {
+		x := <-ch
+		results[x.i] = x.o
+		if x.o.ok && x.o.m.Certain {
+			cancel()
+			// Wait for the others so that no connection outlives Probe.
+			for ; received < len(cands); received++ {
+				<-ch
+			}
+			return x.o, true
+		}
+	}
+	for _, o := range results {
+		if o.ok {
+			return o, true
+		}
+	}
+	return outcome{}, false
+}
+
+// fill copies an outcome into a Result, naming the product from the
+// signature table when the protocol itself did not.
+func (r *run) fill(res *Result, o outcome) {
+	m := o.m
+	if !o.ok && len(o.banner) > 0 {
+		if sm, ok := r.p.signatures().Identify(firstLine(string(o.banner))); ok {
+			m, o.ok = sm, true
+		}
+	}
+	if o.ok {
+		if m.Product == "" && m.Evidence != "" {
+			if sm, ok := r.p.signatures().Match(m.Service, m.Evidence); ok {
+				m.Product = sm.Product
+				if m.Version == "" {
+					m.Version = sm.Version
+				}
+				m.Info = joinInfo(sm.Info, m.Info)
+				m.Method += "+" + sm.Method
+			}
+		}
+		res.Service, res.Product, res.Version, res.Info = m.Service, m.Product, m.Version, m.Info
+		res.Method = m.Method
+		res.StartTLS = m.StartTLS
+	}
+	res.TLS = o.tls
+	switch {
+	case len(o.banner) > 0:
+		res.Banner = excerpt(string(o.banner))
+	case m.Evidence != "":
+		res.Banner = excerpt(m.Evidence)
+	}
+	if !o.ok && o.closed && o.tls == nil {
+		// Accepted, then closed before a byte, and every probe met the
+		// same: something (tcpwrappers, a proxy, a connection limit)
+		// guards the port. nmap calls it tcpwrapped.
+		res.Service, res.Method = "tcpwrapped", "native:closed"
+	}
+}
+
+// guess names the service from the port alone, marked as a guess.
+func (r *run) guess(res *Result) {
+	if res.Service != "" {
+		return
+	}
+	for _, pr := range r.protocolsFor(r.target.Transport) {
+		if slices.Contains(pr.Ports, r.target.Port) {
+			res.Service, res.Guess, res.Method = pr.Name, true, "guess:port"
+			return
+		}
+	}
+}
+
+func joinInfo(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func excerpt(s string) string {
+	if len(s) > bannerExcerpt {
+		s = s[:bannerExcerpt]
+	}
+	return s
+}
+
+// probeUDP sends the UDP protocols' probes (those for this port, else all)
+// in parallel on connected sockets. No answer is open|filtered; an ICMP
+// port unreachable (ECONNREFUSED) is closed.
+func (r *run) probeUDP(ctx context.Context, res *Result) {
+	protos := r.protocolsFor("udp")
+	var chosen []Protocol
+	for _, pr := range protos {
+		if pr.Probe != nil && slices.Contains(pr.Ports, r.target.Port) {
+			chosen = append(chosen, pr)
+		}
+	}
+	if len(chosen) == 0 {
+		for _, pr := range protos {
+			if pr.Probe != nil {
+				chosen = append(chosen, pr)
+			}
+		}
+	}
+	res.State = StateOpenFiltered
+	if len(chosen) == 0 {
+		res.Error = "no UDP probe known"
+		return
+	}
+	ctx = withSession(ctx, &session{host: r.host, port: r.target.Port})
+	var refused bool
+	var mu sync.Mutex
+	var cands []candidate
+	for _, pr := range chosen {
+		cands = append(cands, candidate{name: pr.Name, run: func(ctx context.Context) (outcome, error) {
+			c, err := r.dial(ctx, "udp")
+			if err != nil {
+				return outcome{}, err
+			}
+			defer c.Close()
+			m, ok, err := pr.Probe(ctx, c)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				mu.Lock()
+				refused = true
+				mu.Unlock()
+			}
+			if ok && m.Method == "" {
+				m.Method = "native:" + pr.Name
+			}
+			return outcome{m: m, ok: ok}, err
+		}})
+	}
+	o, ok := r.wave(ctx, cands, false)
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case ok:
+		res.State = StateOpen
+		r.fill(res, o)
+	case refused:
+		res.State = StateClosed
+	}
+}
+
+// cappedConn caps the bytes read and frees the connection's slot on Close.
+type cappedConn struct {
+	net.Conn
+	left    int
+	once    sync.Once
+	release func()
+	stop    func() bool
+}
+
+func (c *cappedConn) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errReadCap
+	}
+	if len(b) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.Conn.Read(b)
+	c.left -= n
+	return n, err
+}
+
+func (c *cappedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		if c.stop != nil {
+			c.stop()
+		}
+		c.release()
+	})
+	return err
+}
+
+// replayConn serves buf before reading from the connection: a protocol's
+// probe re-reads the banner the null probe already consumed.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(b, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// limiter holds counting semaphores per host and per host:port.
+type limiter struct {
+	mu    sync.Mutex
+	slots map[string]*slot
+}
+
+type slot struct {
+	ch   chan struct{}
+	refs int
+}
+
+func (l *limiter) get(key string, n int) *slot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.slots == nil {
+		l.slots = map[string]*slot{}
+	}
+	s := l.slots[key]
+	if s == nil {
+		s = &slot{ch: make(chan struct{}, n)}
+		l.slots[key] = s
+	}
+	s.refs++
+	return s
+}
+
+func (l *limiter) put(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.slots[key]; s != nil {
+		s.refs--
+		if s.refs == 0 {
+			delete(l.slots, key)
+		}
+	}
+}
+
+// acquire takes one host slot and one port slot, or fails when ctx ends.
+func (l *limiter) acquire(ctx context.Context, host, addr string, perHost, perPort int) (func(), error) {
+	if perHost <= 0 {
+		perHost = DefaultPerHost
+	}
+	if perPort <= 0 {
+		perPort = DefaultPerPort
+	}
+	hk, pk := "h "+host, "p "+addr
+	hs, ps := l.get(hk, perHost), l.get(pk, perPort)
+	undo := func() { l.put(hk); l.put(pk) }
+	select {
+	case ps.ch <- struct{}{}:
+	case <-ctx.Done():
+		undo()
+		return nil, ctx.Err()
+	}
+	select {
+	case hs.ch <- struct{}{}:
+	case <-ctx.Done():
+		<-ps.ch
+		undo()
+		return nil, ctx.Err()
+	}
+	return func() { <-hs.ch; <-ps.ch; undo() }, nil
+}

@@ -1,0 +1,140 @@
+package probe
+
+// The signature table names products and versions from the text a protocol
+// exposes (an SSH software version, an HTTP Server header, a greeting). It
+// is data, in signatures.json: add an entry with at least one example and
+// the tests check it.
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+//go:embed signatures.json
+var signaturesJSON []byte
+
+// maxEvidence caps the text a pattern reads.
+const maxEvidence = 1024
+
+// Signature is one product pattern. Product, Version and Info are
+// templates: $1 or ${name} expand to the pattern's groups.
+type Signature struct {
+	ID       string             `json:"id"`
+	Service  string             `json:"service"` // the service whose evidence it reads
+	Pattern  string             `json:"pattern"` // RE2 syntax
+	Product  string             `json:"product"`
+	Version  string             `json:"version"`
+	Info     string             `json:"info"`
+	Examples []SignatureExample `json:"examples"`
+	re       *regexp.Regexp
+}
+
+// SignatureExample is a real text the signature must name as stated.
+type SignatureExample struct {
+	Text    string `json:"text"`
+	Product string `json:"product"`
+	Version string `json:"version"`
+	Info    string `json:"info"`
+}
+
+// Signatures is a compiled table, tried in order.
+type Signatures struct {
+	list []Signature
+}
+
+// defaultSignatures compiles the embedded table once; it never changes.
+var defaultSignatures = sync.OnceValues(func() (*Signatures, error) {
+	return ParseSignatures(signaturesJSON)
+})
+
+// DefaultSignatures is the embedded table.
+func DefaultSignatures() (*Signatures, error) { return defaultSignatures() }
+
+// ParseSignatures compiles a table in the signatures.json format.
+func ParseSignatures(data []byte) (*Signatures, error) {
+	var list []Signature
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("parse signatures: %w", err)
+	}
+	seen := map[string]bool{}
+	for i := range list {
+		s := &list[i]
+		if s.ID == "" || s.Service == "" || s.Product == "" {
+			return nil, fmt.Errorf("signature %d (%q): id, service and product are required", i, s.ID)
+		}
+		if seen[s.ID] {
+			return nil, fmt.Errorf("signature %q: duplicate id", s.ID)
+		}
+		seen[s.ID] = true
+		re, err := regexp.Compile(s.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("signature %q: %w", s.ID, err)
+		}
+		s.re = re
+	}
+	return &Signatures{list: list}, nil
+}
+
+// List returns the signatures in order.
+func (s *Signatures) List() []Signature { return s.list }
+
+// Match names the product in evidence seen from service (the first
+// signature of that service that matches wins).
+func (s *Signatures) Match(service, evidence string) (Match, bool) {
+	evidence = capEvidence(evidence)
+	for i := range s.list {
+		sig := &s.list[i]
+		if sig.Service != service {
+			continue
+		}
+		if m, ok := sig.apply(evidence); ok {
+			return m, true
+		}
+	}
+	return Match{}, false
+}
+
+// Identify names service and product from text alone, for a banner no
+// native parser recognised.
+func (s *Signatures) Identify(evidence string) (Match, bool) {
+	evidence = capEvidence(evidence)
+	for i := range s.list {
+		if m, ok := s.list[i].apply(evidence); ok {
+			m.Service = s.list[i].Service
+			return m, true
+		}
+	}
+	return Match{}, false
+}
+
+func capEvidence(s string) string {
+	if len(s) > maxEvidence {
+		return s[:maxEvidence]
+	}
+	return s
+}
+
+func (sig *Signature) apply(text string) (Match, bool) {
+	idx := sig.re.FindStringSubmatchIndex(text)
+	if idx == nil {
+		return Match{}, false
+	}
+	expand := func(tmpl string) string {
+		if tmpl == "" {
+			return ""
+		}
+		return strings.TrimSpace(string(sig.re.ExpandString(nil, tmpl, text, idx)))
+	}
+	return Match{
+		Service: sig.Service,
+		Product: expand(sig.Product),
+		Version: expand(sig.Version),
+		Info:    expand(sig.Info),
+		Method:  "signature:" + sig.ID,
+		Certain: true,
+	}, true
+}

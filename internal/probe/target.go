@@ -1,0 +1,95 @@
+package probe
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Target is one host:port to probe, over TCP or UDP.
+type Target struct {
+	Raw       string // as the user wrote it
+	Host      string // a name or an IP literal, without brackets
+	Port      uint16
+	Transport string // "tcp" or "udp"
+}
+
+// String is host:port[/udp], with IPv6 literals in brackets.
+func (t Target) String() string {
+	s := net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port)))
+	if t.Transport == "udp" {
+		s += "/udp"
+	}
+	return s
+}
+
+// ParseTarget reads "host:port", "host:port/tcp", "host:port/udp" or
+// "[v6]:port[/udp]". A bare IPv6 address without brackets is refused: its
+// last group could not be told from a port.
+func ParseTarget(s string) (Target, error) {
+	t := Target{Raw: s, Transport: "tcp"}
+	if s == "" {
+		return t, fmt.Errorf("empty target: want host:port[/udp]")
+	}
+	if strings.ContainsAny(s, " \t\r\n\x00") {
+		return t, fmt.Errorf("target %q: contains whitespace or control characters", s)
+	}
+	hp := s
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		switch tr := strings.ToLower(s[i+1:]); tr {
+		case "tcp", "udp":
+			t.Transport = tr
+		default:
+			return t, fmt.Errorf("target %q: transport %q: want tcp or udp", s, s[i+1:])
+		}
+		hp = s[:i]
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if strings.Count(hp, ":") > 1 && !strings.HasPrefix(hp, "[") {
+			return t, fmt.Errorf("target %q: put an IPv6 address in brackets: [addr]:port", s)
+		}
+		return t, fmt.Errorf("target %q: want host:port[/udp]: %w", s, err)
+	}
+	if host == "" {
+		return t, fmt.Errorf("target %q: missing host", s)
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(hp, "[") {
+		return t, fmt.Errorf("target %q: put an IPv6 address in brackets: [addr]:port", s)
+	}
+	if strings.Contains(host, ":") {
+		if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip == nil {
+			return t, fmt.Errorf("target %q: %q is not an IPv6 address", s, host)
+		}
+	} else if !validHostname(host) {
+		return t, fmt.Errorf("target %q: %q is not a valid host name or address", s, host)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 || port[0] == '+' || port[0] == '-' {
+		return t, fmt.Errorf("target %q: port %q: want a number from 1 to 65535", s, port)
+	}
+	t.Host, t.Port = host, uint16(n)
+	return t, nil
+}
+
+// validHostname accepts IPv4 literals and DNS names (letters, digits,
+// hyphens, underscores and dots, labels up to 63 bytes).
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
