@@ -225,4 +225,3 @@ func PortRange(port uint16) Range {
 			Meaning: "never assigned by IANA; used for ephemeral client ports and private services"}
 	}
 }
-

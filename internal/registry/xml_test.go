@@ -38,7 +38,7 @@ func TestParseXMLExcerpt(t *testing.T) {
 				Service: "whoispp", Protocol: "tcp", HasPort: true, Port: 63, PortEnd: 63,
 				Description: "whois++\nIANA assigned this well-formed service name.",
 				Registered:  "2012-07-31", Modified: "2021-10-01",
-				Assignee:    &iesg,
+				Assignee: &iesg,
 				Contact: []Person{
 					{ID: "IETF_Chair", Name: "IETF Chair", Org: "IETF", URI: "mailto:chair&ietf.org"},
 					{ID: "Nobody_Listed"},
