@@ -1,0 +1,85 @@
+package sockets
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotImplemented is returned where this OS offers no way to list sockets.
+var ErrNotImplemented = errors.New("sockets: not implemented on this system")
+
+// Backends a Scanner can use on Linux.
+const (
+	// BackendNetlink asks the kernel through sock_diag (as ss does).
+	BackendNetlink = "netlink"
+	// BackendProcNet parses /proc/net/{tcp,tcp6,udp,udp6}.
+	BackendProcNet = "procnet"
+	// BackendOS is the portable path used off Linux (gopsutil).
+	BackendOS = "os"
+)
+
+// Scanner lists sockets and finds the processes holding them. The zero value
+// reads the real /proc and picks the fastest backend the kernel allows.
+type Scanner struct {
+	// ProcRoot is where procfs is mounted; "" means "/proc".
+	ProcRoot string
+	// NetNSDir holds the bind mounts `ip netns` creates; "" means
+	// "/run/netns". Only used to name namespaces.
+	NetNSDir string
+	// Backend forces one backend: BackendNetlink, BackendProcNet, or ""
+	// for netlink with a fallback to /proc/net when netlink is refused.
+	Backend string
+
+	// os holds per-OS state (the last listing off Linux, where sockets have
+	// no inode and owners come from the same call).
+	os osState
+	// ownerWorkers and ownerStat tune the Linux fd walk for the benchmarks:
+	// 0 workers means min(GOMAXPROCS, 2); ownerStat uses fstatat instead of
+	// readlinkat to recognise sockets.
+	ownerWorkers int
+	ownerStat    bool
+}
+
+// Result is a listing with how it was made.
+type Result struct {
+	Sockets []Socket
+	// Backend is the backend that produced the sockets: "netlink",
+	// "procnet", "netlink+procnet" when some namespaces fell back, or "os".
+	Backend string
+	// Skipped lists namespaces that could not be read (a namespace
+	// vanished, or entering it was refused); the rest of the listing stands.
+	Skipped []error
+}
+
+// Owners says which processes hold which sockets.
+type Owners struct {
+	// Holders maps a socket inode to every pid holding it, sorted.
+	Holders map[uint64][]int
+	// Unreadable counts processes whose file descriptors could not be read
+	// (permission denied): sockets with no holder may belong to one of them.
+	Unreadable int
+	// Root is true when the scan could read every process's descriptors
+	// (CAP_SYS_PTRACE on Linux), so a socket with no holder has none
+	// readable by anyone.
+	Root bool
+}
+
+// List returns the sockets q selects.
+func (s *Scanner) List(ctx context.Context, q Query) ([]Socket, error) {
+	r, err := s.Scan(ctx, q)
+	return r.Sockets, err
+}
+
+func (s *Scanner) procRoot() string {
+	if s.ProcRoot == "" {
+		return "/proc"
+	}
+	return s.ProcRoot
+}
+
+func (s *Scanner) netnsDir() string {
+	if s.NetNSDir == "" {
+		return "/run/netns"
+	}
+	return s.NetNSDir
+}

@@ -1,0 +1,162 @@
+//go:build darwin || windows
+
+package sockets
+
+// The portable listing for macOS and Windows, through gopsutil (lsof on
+// macOS, the IP Helper tables on Windows). These systems expose no socket
+// inode, so List numbers the sockets it returns and keeps which pids held
+// each; Owners answers from the latest List on the same Scanner.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	gnet "github.com/shirou/gopsutil/v4/net"
+)
+
+type osState struct {
+	mu      sync.Mutex
+	holders map[uint64][]int
+}
+
+// Scan lists sockets through the OS. Socket.Inode is a handle valid for the
+// Scanner's next Owners call, not a kernel inode. Namespaces do not exist
+// here, so every socket is the host's.
+func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
+	if s.Backend != "" && s.Backend != BackendOS {
+		return Result{}, fmt.Errorf("list sockets: backend %q is not available on this system", s.Backend)
+	}
+	kind := "inet"
+	if ps := protocols(q); len(ps) == 1 {
+		kind = ps[0]
+	}
+	conns, err := gnet.ConnectionsWithContext(ctx, kind)
+	if err != nil {
+		return Result{}, fmt.Errorf("list sockets: %w", err)
+	}
+	f := newFilter(q)
+	type key struct {
+		proto, state string
+		laddr, raddr netip.AddrPort
+	}
+	index := make(map[key]int)
+	holders := make(map[uint64][]int)
+	var out []Socket
+	for _, c := range conns {
+		proto := "tcp"
+		if c.Type == sockDgram {
+			proto = "udp"
+		}
+		laddr, lok := parseAddr(c.Laddr.IP)
+		raddr, rok := parseAddr(c.Raddr.IP)
+		if !lok {
+			continue
+		}
+		if !rok {
+			raddr = netip.IPv6Unspecified()
+			if laddr.Is4() {
+				raddr = netip.IPv4Unspecified()
+			}
+		}
+		st := portableState(proto, c.Status, c.Raddr.Port != 0)
+		if !f.match(proto, st, uint16(c.Laddr.Port), uint16(c.Raddr.Port)) {
+			continue
+		}
+		k := key{proto, stateName(proto, st), netip.AddrPortFrom(laddr, uint16(c.Laddr.Port)), netip.AddrPortFrom(raddr, uint16(c.Raddr.Port))}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			sk := Socket{
+				Protocol: proto, Family: "inet",
+				LocalAddr: laddr, LocalPort: uint16(c.Laddr.Port),
+				RemoteAddr: raddr, RemotePort: uint16(c.Raddr.Port),
+				State: k.state, Inode: uint64(i + 1),
+				NetNS: NetNS{Host: true, Label: "host"},
+			}
+			if laddr.Is6() {
+				sk.Family = "inet6"
+			}
+			if len(c.Uids) > 0 && c.Uids[0] >= 0 {
+				sk.UID = uint32(c.Uids[0])
+			}
+			out = append(out, sk)
+		}
+		if c.Pid > 0 {
+			ino := uint64(i + 1)
+			if !slices.Contains(holders[ino], int(c.Pid)) {
+				holders[ino] = append(holders[ino], int(c.Pid))
+			}
+		}
+	}
+	s.os.mu.Lock()
+	s.os.holders = holders
+	s.os.mu.Unlock()
+	return Result{Sockets: out, Backend: BackendOS}, nil
+}
+
+// Owners answers from the latest Scan: the OS reported pids with sockets.
+func (s *Scanner) Owners(ctx context.Context, inodes map[uint64]struct{}) (Owners, error) {
+	o := Owners{Holders: make(map[uint64][]int), Root: privileged()}
+	s.os.mu.Lock()
+	defer s.os.mu.Unlock()
+	for ino := range inodes {
+		if ps := s.os.holders[ino]; len(ps) > 0 {
+			ps = slices.Clone(ps)
+			slices.Sort(ps)
+			o.Holders[ino] = ps
+		}
+	}
+	return o, ctx.Err()
+}
+
+const sockDgram = 2 // SOCK_DGRAM on both systems
+
+func parseAddr(s string) (netip.Addr, bool) {
+	if s == "" || s == "*" {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone(""), true
+}
+
+// portableState maps the statuses lsof and Windows print to kernel states,
+// so the Linux filter and names apply unchanged.
+func portableState(proto, status string, connected bool) uint8 {
+	if proto == "udp" {
+		if connected {
+			return stateEstablished
+		}
+		return stateClose
+	}
+	switch strings.ReplaceAll(strings.ToUpper(status), "_", "") {
+	case "LISTEN":
+		return stateListen
+	case "ESTABLISHED":
+		return stateEstablished
+	case "SYNSENT":
+		return stateSynSent
+	case "SYNRECEIVED", "SYNRECV":
+		return stateSynRecv
+	case "FINWAIT1":
+		return stateFinWait1
+	case "FINWAIT2":
+		return stateFinWait2
+	case "TIMEWAIT":
+		return stateTimeWait
+	case "CLOSEWAIT":
+		return stateCloseWait
+	case "LASTACK":
+		return stateLastAck
+	case "CLOSING":
+		return stateClosing
+	}
+	return stateClose
+}

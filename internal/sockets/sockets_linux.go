@@ -1,0 +1,147 @@
+package sockets
+
+// The Linux listing: one sock_diag dump per (protocol, family) and network
+// namespace, falling back to /proc/net where netlink is refused.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// osState is empty on Linux: sockets carry real inodes.
+type osState struct{}
+
+// Scan returns the sockets q selects and which backend produced them.
+func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
+	switch s.Backend {
+	case "", BackendNetlink, BackendProcNet:
+	default:
+		return Result{}, fmt.Errorf("list sockets: unknown backend %q", s.Backend)
+	}
+	targets, err := s.namespaces(q.AllNamespaces)
+	if err != nil {
+		return Result{}, fmt.Errorf("list sockets: %w", err)
+	}
+	f := newFilter(q)
+	var res Result
+	var usedNetlink, usedProcNet bool
+	for _, t := range targets {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		socks, backend, err := s.scanNS(ctx, t, q, f)
+		if err != nil {
+			if t.self {
+				return res, fmt.Errorf("list sockets: %w", err)
+			}
+			if !vanished(err) {
+				res.Skipped = append(res.Skipped, fmt.Errorf("netns %s: %w", t.ns.Label, err))
+			}
+			continue
+		}
+		if backend == BackendNetlink {
+			usedNetlink = true
+		} else {
+			usedProcNet = true
+		}
+		res.Sockets = append(res.Sockets, socks...)
+	}
+	switch {
+	case usedNetlink && usedProcNet:
+		res.Backend = BackendNetlink + "+" + BackendProcNet
+	case usedProcNet:
+		res.Backend = BackendProcNet
+	default:
+		res.Backend = BackendNetlink
+	}
+	return res, nil
+}
+
+// scanNS lists one namespace with the backend the Scanner allows.
+func (s *Scanner) scanNS(ctx context.Context, t nsTarget, q Query, f filter) ([]Socket, string, error) {
+	if s.Backend != BackendProcNet {
+		socks, err := s.dumpNetlink(ctx, t, q, f)
+		if err == nil || s.Backend == BackendNetlink || !refused(err) {
+			return socks, BackendNetlink, err
+		}
+	}
+	socks, err := s.readProcNet(t, q, f)
+	return socks, BackendProcNet, err
+}
+
+// refused reports errors that mean "netlink sock_diag is not available
+// here" (seccomp, missing inet_diag modules, a sandboxed kernel) rather than
+// a failure of this particular dump.
+func refused(err error) bool {
+	for _, e := range []error{unix.EPERM, unix.EACCES, unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT,
+		unix.ENOENT, unix.EOPNOTSUPP, unix.ENOSYS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// vanished reports errors that only mean a process or namespace went away.
+func vanished(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
+
+// dumpNetlink runs the dumps for one namespace on one netlink socket. A
+// namespace other than ours is entered only for the socket's creation
+// (netlink.Config.NetNS), never by this process.
+func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter) ([]Socket, error) {
+	cfg := &netlink.Config{}
+	if !t.self {
+		nsf, err := os.Open(t.path)
+		if err != nil {
+			return nil, fmt.Errorf("open netns: %w", err)
+		}
+		defer nsf.Close()
+		cfg.NetNS = int(nsf.Fd())
+	}
+	c, err := netlink.Dial(unix.NETLINK_SOCK_DIAG, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dial sock_diag: %w", err)
+	}
+	defer c.Close()
+	if d, ok := ctx.Deadline(); ok {
+		if err := c.SetDeadline(d); err != nil {
+			return nil, fmt.Errorf("set deadline: %w", err)
+		}
+	}
+	var out []Socket
+	for _, proto := range protocols(q) {
+		for _, fam := range [...]uint8{afInet, afInet6} {
+			req := netlink.Message{
+				Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
+				Data:   diagRequest(fam, proto, f),
+			}
+			if _, err := c.Send(req); err != nil {
+				return nil, fmt.Errorf("send %s dump: %w", proto, err)
+			}
+			// ReceiveIter reads every datagram of a multipart dump up to
+			// NLMSG_DONE and turns NLMSG_ERROR into an error.
+			for m, err := range c.ReceiveIter() {
+				if err != nil {
+					return nil, fmt.Errorf("receive %s dump: %w", proto, err)
+				}
+				if m.Header.Type != sockDiagByFamily {
+					continue
+				}
+				sk, err := parseDiagMsg(m.Data, proto)
+				if err != nil {
+					return nil, err
+				}
+				sk.NetNS = t.ns
+				out = append(out, sk)
+			}
+		}
+	}
+	return out, nil
+}
