@@ -1,0 +1,189 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"github.com/portwho/portwho/internal/process"
+	"github.com/portwho/portwho/internal/registry"
+	"github.com/portwho/portwho/internal/sockets"
+)
+
+// Collector joins the stages of the port report: the kernel's sockets, the
+// processes holding them and the registry's name for each port.
+type Collector struct {
+	Sockets *sockets.Scanner
+	// Procs reads owning processes; one Reader per run, so its cache
+	// serves every socket a process holds and every shared parent.
+	Procs *process.Reader
+	// Registry names the ports; nil leaves Service empty.
+	Registry *registry.Registry
+}
+
+// Collect lists the sockets q selects with their owning processes and
+// registered service names, sorted by protocol, port, address and
+// namespace. Processes that exit during the scan are left out; they are
+// not an error. Findings are left empty for assessment to fill.
+func (c *Collector) Collect(ctx context.Context, q sockets.Query) ([]Socket, error) {
+	scanner := c.Sockets
+	if scanner == nil {
+		scanner = &sockets.Scanner{}
+	}
+	procs := c.Procs
+	if procs == nil {
+		procs = &process.Reader{}
+	}
+	socks, err := scanner.List(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list sockets: %w", err)
+	}
+	inodes := make(map[uint64]struct{}, len(socks))
+	for _, s := range socks {
+		if s.Inode != 0 {
+			inodes[s.Inode] = struct{}{}
+		}
+	}
+	owners, err := scanner.Owners(ctx, inodes)
+	if err != nil {
+		return nil, fmt.Errorf("find socket owners: %w", err)
+	}
+
+	byPID := make(map[int]*process.Process)
+	services := make(map[serviceKey]string)
+	out := make([]Socket, len(socks))
+	for i, s := range socks {
+		r := Socket{Socket: s, Processes: []process.Process{}, Findings: []Finding{}}
+		pids := owners.Holders[s.Inode]
+		for _, pid := range pids {
+			p, ok := byPID[pid]
+			if !ok {
+				p, err = procs.Get(pid)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					// A process we cannot parse is reported without its
+					// details rather than failing the whole listing.
+					p = &process.Process{PID: pid}
+				}
+				byPID[pid] = p // nil: it exited mid-scan
+			}
+			if p != nil {
+				r.Processes = append(r.Processes, *p)
+			}
+		}
+		r.Owner = ownerOf(s, len(pids), len(r.Processes), owners)
+		r.Service = c.service(services, s.LocalPort, s.Protocol)
+		out[i] = r
+	}
+	labelContainers(out)
+	slices.SortStableFunc(out, compareSockets)
+	return out, nil
+}
+
+// ownerOf says how much is known about who holds s.
+func ownerOf(s sockets.Socket, holders, found int, o sockets.Owners) Owner {
+	switch {
+	case found > 0:
+		return OwnerKnown
+	case s.Inode == 0:
+		// No file behind it (TIME-WAIT, kernel sockets): nobody can hold it.
+		return OwnerNone
+	case holders > 0:
+		// Its holders exited between the fd walk and reading them.
+		return OwnerUnknown
+	case !o.Root:
+		return OwnerHidden
+	case o.Unreadable > 0:
+		return OwnerUnknown
+	default:
+		return OwnerNone
+	}
+}
+
+type serviceKey struct {
+	port  uint16
+	proto string
+}
+
+// service is the registered name for port/proto, cached per run: a lookup
+// decodes whole records, and thousands of sockets share a handful of ports.
+func (c *Collector) service(cache map[serviceKey]string, port uint16, proto string) string {
+	if c.Registry == nil || port == 0 {
+		return ""
+	}
+	k := serviceKey{port, proto}
+	if name, ok := cache[k]; ok {
+		return name
+	}
+	name := ""
+	for _, e := range c.Registry.Port(port, proto) {
+		// Exact registrations sort before the ranges that cover the
+		// port; reserved and unassigned records have no name.
+		if e.Service != "" {
+			name = e.Service
+			break
+		}
+	}
+	cache[k] = name
+	return name
+}
+
+// labelContainers names each non-host namespace after the container whose
+// processes hold sockets in it: "docker:3f2a9c1b7e4d" says more than an
+// inode. The first container by pid wins, so the label is deterministic.
+func labelContainers(socks []Socket) {
+	type found struct {
+		pid   int
+		label string
+	}
+	best := make(map[uint64]found)
+	for _, s := range socks {
+		for _, p := range s.Processes {
+			if p.Container == nil || p.NetNS == 0 || p.NetNS != s.NetNS.Inode || s.NetNS.Host {
+				continue
+			}
+			if f, ok := best[p.NetNS]; !ok || p.PID < f.pid {
+				best[p.NetNS] = found{p.PID, ContainerLabel(p.Container)}
+			}
+		}
+	}
+	for i := range socks {
+		if f, ok := best[socks[i].NetNS.Inode]; ok && !socks[i].NetNS.Host {
+			socks[i].NetNS.Label = f.label
+		}
+	}
+}
+
+// ContainerLabel names a container for people: its name when the cgroup
+// gave one, else runtime:short-id as docker ps shows it, else its pod.
+func ContainerLabel(c *process.Container) string {
+	if c == nil {
+		return ""
+	}
+	switch {
+	case c.Name != "":
+		return c.Runtime + ":" + c.Name
+	case c.ID != "":
+		return c.Runtime + ":" + c.ID[:min(12, len(c.ID))]
+	case c.Pod != "":
+		return "pod:" + c.Pod
+	}
+	return c.Runtime
+}
+
+// compareSockets orders by protocol, local port, local address, namespace,
+// then the rest, so listings are stable between runs.
+func compareSockets(a, b Socket) int {
+	return cmp.Or(
+		cmp.Compare(a.Protocol, b.Protocol),
+		cmp.Compare(a.LocalPort, b.LocalPort),
+		a.LocalAddr.Compare(b.LocalAddr),
+		cmp.Compare(a.NetNS.Inode, b.NetNS.Inode),
+		a.RemoteAddr.Compare(b.RemoteAddr),
+		cmp.Compare(a.RemotePort, b.RemotePort),
+		cmp.Compare(a.State, b.State),
+		cmp.Compare(a.Inode, b.Inode),
+	)
+}

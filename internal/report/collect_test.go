@@ -1,0 +1,294 @@
+package report
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/portwho/portwho/internal/process"
+	"github.com/portwho/portwho/internal/registry"
+	"github.com/portwho/portwho/internal/sockets"
+)
+
+// TestMain doubles as the helper child: with PORTWHO_REPORT_HELPER set the
+// test binary holds sockets (its own, or inherited as fd 3) until stdin
+// closes, so tests have a real, separate owning process.
+func TestMain(m *testing.M) {
+	switch os.Getenv("PORTWHO_REPORT_HELPER") {
+	case "":
+		os.Exit(m.Run())
+	case "listen":
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		uc, err := net.ListenPacket("udp6", "[::1]:0")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr().(*net.TCPAddr).Port, uc.LocalAddr().(*net.UDPAddr).Port)
+	case "inherit":
+		fmt.Println("ready")
+	}
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// helper starts the test binary as a child in the given mode, with extra
+// inherited files, and returns it with its first output line.
+func helper(t *testing.T, mode string, files ...*os.File) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PORTWHO_REPORT_HELPER="+mode)
+	cmd.ExtraFiles = files
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	return cmd, line
+}
+
+func linuxRoot(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc and sock_diag")
+	}
+}
+
+func newCollector() *Collector {
+	return &Collector{Sockets: &sockets.Scanner{}, Procs: &process.Reader{}, Registry: registry.Embedded()}
+}
+
+func TestCollectChildListener(t *testing.T) {
+	linuxRoot(t)
+	cmd, line := helper(t, "listen")
+	var tcpPort, udpPort uint16
+	if _, err := fmt.Sscan(line, &tcpPort, &udpPort); err != nil {
+		t.Fatalf("helper said %q: %v", line, err)
+	}
+	c := newCollector()
+	tests := []struct {
+		name  string
+		q     sockets.Query
+		proto string
+		addr  string
+		port  uint16
+		state string
+	}{
+		{"tcp v4 loopback", sockets.Query{Port: tcpPort, TCP: true}, "tcp", "127.0.0.1", tcpPort, "LISTEN"},
+		{"udp v6 loopback", sockets.Query{Port: udpPort, UDP: true}, "udp", "::1", udpPort, "UNCONN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			socks, err := c.Collect(context.Background(), tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(socks) != 1 {
+				t.Fatalf("got %d sockets, want 1: %+v", len(socks), socks)
+			}
+			s := socks[0]
+			if s.Protocol != tt.proto || s.LocalAddr != netip.MustParseAddr(tt.addr) || s.LocalPort != tt.port || s.State != tt.state {
+				t.Errorf("socket %s %s:%d %s, want %s %s:%d %s", s.Protocol, s.LocalAddr, s.LocalPort, s.State, tt.proto, tt.addr, tt.port, tt.state)
+			}
+			if s.Owner != OwnerKnown || len(s.Processes) != 1 {
+				t.Fatalf("owner %s, processes %+v; want one known", s.Owner, s.Processes)
+			}
+			p := s.Processes[0]
+			exe, _ := os.Executable()
+			if p.PID != cmd.Process.Pid || p.PPID != os.Getpid() || p.Exe != exe || !slices.Equal(p.Cmdline, []string{os.Args[0], "-test.run=^$"}) {
+				t.Errorf("process pid %d ppid %d exe %q cmdline %q; want %d %d %q", p.PID, p.PPID, p.Exe, p.Cmdline, cmd.Process.Pid, os.Getpid(), exe)
+			}
+			if s.Findings == nil || len(s.Findings) != 0 {
+				t.Errorf("findings = %#v, want empty and non-nil", s.Findings)
+			}
+		})
+	}
+}
+
+func TestCollectSharedAcrossFork(t *testing.T) {
+	linuxRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := helper(t, "inherit", f)
+	f.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	socks, err := newCollector().Collect(context.Background(), sockets.Query{Port: port, TCP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 1 {
+		t.Fatalf("got %d sockets, want 1", len(socks))
+	}
+	var pids []int
+	for _, p := range socks[0].Processes {
+		pids = append(pids, p.PID)
+	}
+	want := []int{os.Getpid(), cmd.Process.Pid}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, pids); diff != "" {
+		t.Errorf("holders (-want +got):\n%s", diff)
+	}
+}
+
+func TestCollectConnectionEnds(t *testing.T) {
+	linuxRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	socks, err := newCollector().Collect(context.Background(), sockets.Query{Port: port, TCP: true, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range socks {
+		if s.Owner != OwnerKnown || len(s.Processes) != 1 || s.Processes[0].PID != os.Getpid() {
+			t.Errorf("%s:%d owner %s processes %d, want this test", s.LocalAddr, s.LocalPort, s.Owner, len(s.Processes))
+		}
+		if s.LocalPort == port {
+			got = append(got, fmt.Sprintf("%s %d->%d", s.State, s.LocalPort, s.RemotePort))
+		} else {
+			got = append(got, fmt.Sprintf("%s client->%d", s.State, s.RemotePort))
+		}
+	}
+	cport := uint16(client.LocalAddr().(*net.TCPAddr).Port)
+	want := []string{fmt.Sprintf("LISTEN %d->0", port), fmt.Sprintf("ESTAB %d->%d", port, cport), fmt.Sprintf("ESTAB client->%d", port)}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestOwnerOf(t *testing.T) {
+	withInode := sockets.Socket{Inode: 42}
+	tests := []struct {
+		name           string
+		s              sockets.Socket
+		holders, found int
+		o              sockets.Owners
+		want           Owner
+	}{
+		{"found", withInode, 1, 1, sockets.Owners{}, OwnerKnown},
+		{"no file behind it", sockets.Socket{}, 0, 0, sockets.Owners{Root: true}, OwnerNone},
+		{"holders exited mid-scan", withInode, 2, 0, sockets.Owners{Root: true}, OwnerUnknown},
+		{"not root", withInode, 0, 0, sockets.Owners{Unreadable: 3}, OwnerHidden},
+		{"root but some fds unreadable", withInode, 0, 0, sockets.Owners{Root: true, Unreadable: 1}, OwnerUnknown},
+		{"root and nobody holds it", withInode, 0, 0, sockets.Owners{Root: true}, OwnerNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ownerOf(tt.s, tt.holders, tt.found, tt.o); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestService(t *testing.T) {
+	c := &Collector{Registry: registry.Embedded()}
+	cache := map[serviceKey]string{}
+	tests := []struct {
+		port  uint16
+		proto string
+		want  string
+	}{
+		{22, "tcp", "ssh"},
+		{3302, "tcp", "mcs-fastmail"},
+		{53, "udp", "domain"},
+		{0, "tcp", ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d/%s", tt.port, tt.proto), func(t *testing.T) {
+			if got := c.service(cache, tt.port, tt.proto); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := (&Collector{}).service(cache, 22, "tcp"); got != "" {
+		t.Errorf("no registry: got %q", got)
+	}
+}
+
+func TestLabelContainersAndOrder(t *testing.T) {
+	id := "3f2a9c1b7e4d" + "0123456789abcdef0123456789abcdef0123456789abcdef0123"
+	docker := &process.Container{Runtime: "docker", ID: id}
+	lxc := &process.Container{Runtime: "lxc", ID: "web", Name: "web"}
+	host := sockets.NetNS{Inode: 1, Host: true, Label: "host"}
+	ns2 := sockets.NetNS{Inode: 2, Label: "netns:[2]"}
+	ns3 := sockets.NetNS{Inode: 3, Label: "blue"}
+	mk := func(proto string, addr string, port uint16, ns sockets.NetNS, procs ...process.Process) Socket {
+		return Socket{Socket: sockets.Socket{Protocol: proto, LocalAddr: netip.MustParseAddr(addr), LocalPort: port, NetNS: ns}, Processes: procs}
+	}
+	in := []Socket{
+		mk("udp", "0.0.0.0", 53, host),
+		mk("tcp", "0.0.0.0", 80, ns2, process.Process{PID: 900, NetNS: 2, Container: docker}),
+		mk("tcp", "0.0.0.0", 80, ns3, process.Process{PID: 700, NetNS: 3, Container: lxc}),
+		mk("tcp", "0.0.0.0", 80, host, process.Process{PID: 10, NetNS: 1, Container: docker}),
+		mk("tcp", "127.0.0.1", 22, host),
+		mk("tcp", "0.0.0.0", 8080, ns2),
+	}
+	labelContainers(in)
+	slices.SortStableFunc(in, compareSockets)
+	var got []string
+	for _, s := range in {
+		got = append(got, fmt.Sprintf("%s %s:%d %s", s.Protocol, s.LocalAddr, s.LocalPort, s.NetNS.Label))
+	}
+	want := []string{
+		"tcp 127.0.0.1:22 host",
+		"tcp 0.0.0.0:80 host", // a host-namespace process in a container keeps "host"
+		"tcp 0.0.0.0:80 docker:3f2a9c1b7e4d",
+		"tcp 0.0.0.0:80 lxc:web",
+		"tcp 0.0.0.0:8080 docker:3f2a9c1b7e4d", // same namespace, no owner of its own
+		"udp 0.0.0.0:53 host",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
