@@ -1,0 +1,192 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/portwho/portwho/internal/render"
+	"github.com/portwho/portwho/internal/report"
+)
+
+// Recorder makes events durable. Record commits them in one transaction
+// and sets each event's ID; only then are they handed to sinks, so an event
+// a sink acknowledged is always on disk.
+type Recorder interface {
+	Record(ctx context.Context, evs []Event) error
+}
+
+// Known is a listener the history says was open when the watcher last
+// stopped, with when it was first seen.
+type Known struct {
+	Listener Listener
+	OpenedAt time.Time
+}
+
+// MinInterval is the shortest interval allowed: below it, the look itself
+// (a full socket and /proc walk) would take most of the time.
+const MinInterval = 100 * time.Millisecond
+
+// Watcher takes looks at an interval and turns their differences into
+// events. Fields are set before Run and not changed after, except through
+// SetPolicy.
+type Watcher struct {
+	// Snapshot takes one look: every listening socket with its owners,
+	// service and findings.
+	Snapshot func(context.Context) ([]report.Socket, error)
+	// Interval between looks; 0 means one second.
+	Interval time.Duration
+	// Recorder commits events before sinks see them; nil keeps no history.
+	Recorder Recorder
+	Sinks    []Sink
+	// Metrics, when set, is kept current.
+	Metrics *Metrics
+	// Threshold is the lowest finding severity that counts.
+	Threshold report.Severity
+	// Known is the state the history ended in: listeners that are still
+	// there at the first look raise no event; those gone are closed.
+	Known []Known
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Log receives scan errors and warnings (stderr).
+	Log io.Writer
+	// DrainTimeout bounds how long Run waits for sinks to deliver what
+	// they hold when ctx ends; 0 means 5s.
+	DrainTimeout time.Duration
+	// OnScan, when set, is called after each look with the events it
+	// produced (already recorded); tests and benchmarks use it.
+	OnScan func([]Event)
+
+	policy atomic.Pointer[func(report.Socket) bool]
+}
+
+// SetPolicy sets what the policy allows; nil allows nothing, so every
+// listener raises alerts. Safe to call while Run is running (SIGHUP).
+func (w *Watcher) SetPolicy(allowed func(report.Socket) bool) {
+	if allowed == nil {
+		w.policy.Store(nil)
+		return
+	}
+	w.policy.Store(&allowed)
+}
+
+func (w *Watcher) allowed(l *Listener) bool {
+	p := w.policy.Load()
+	return p != nil && (*p)(l.socket())
+}
+
+func (w *Watcher) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// Run watches until ctx ends, then lets the sinks drain and closes them.
+// It returns nil on a clean stop; an error only when events could not be
+// recorded (history is the one thing that must not silently stop).
+func (w *Watcher) Run(ctx context.Context) error {
+	interval := w.Interval
+	if interval == 0 {
+		interval = time.Second
+	}
+	if interval < MinInterval {
+		return fmt.Errorf("interval %s is below the minimum of %s", interval, MinInterval)
+	}
+	logw := w.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	defer w.closeSinks()
+
+	var prev map[Key]*Listener
+	openedAt := map[Key]time.Time{}
+	first := true
+	if len(w.Known) > 0 {
+		prev = make(map[Key]*Listener, len(w.Known))
+		for _, k := range w.Known {
+			l := k.Listener
+			prev[l.Key] = &l
+			openedAt[l.Key] = k.OpenedAt
+		}
+	}
+	// Drift-free ticks: a slow look delays the next one instead of
+	// queueing a burst of them.
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		socks, err := w.Snapshot(ctx)
+		took := time.Since(start)
+		now := w.now()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if w.Metrics != nil {
+			w.Metrics.observeScan(took, now, err)
+		}
+		if err != nil {
+			// A failed look says nothing about what closed: keep the
+			// previous state rather than report everything gone.
+			fmt.Fprintf(logw, "portwho watch: look failed: %s\n", render.Sanitize(err.Error()))
+		} else {
+			cur := listenersOf(socks, w.Threshold)
+			if prev == nil {
+				prev = map[Key]*Listener{}
+			}
+			evs := diff(prev, cur, openedAt, now)
+			for i := range evs {
+				evs[i].Allowed = w.allowed(&evs[i].Listener)
+				evs[i].Initial = first
+			}
+			if len(evs) > 0 && w.Recorder != nil {
+				if err := w.Recorder.Record(context.WithoutCancel(ctx), evs); err != nil {
+					return fmt.Errorf("record events: %w", err)
+				}
+			}
+			prev = cur
+			first = false
+			if w.Metrics != nil {
+				w.Metrics.countEvents(evs)
+				w.Metrics.setState(cur, w.allowed)
+			}
+			for _, ev := range evs {
+				if ev.Allowed {
+					continue // in history, but no alert
+				}
+				for _, s := range w.Sinks {
+					s.Send(ev)
+				}
+			}
+			if w.OnScan != nil {
+				w.OnScan(evs)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Watcher) closeSinks() {
+	d := w.DrainTimeout
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var errs []error
+	for _, s := range w.Sinks {
+		if err := s.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil && w.Log != nil {
+		fmt.Fprintf(w.Log, "portwho watch: %s\n", render.Sanitize(err.Error()))
+	}
+}
