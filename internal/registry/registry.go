@@ -57,17 +57,22 @@ func Load(cacheDir string) (*Registry, error) {
 		return emb, nil
 	}
 	path := filepath.Join(cacheDir, CacheFile)
-	cached, err := ReadFile(path)
+	date, err := peekUpdated(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return emb, nil
 	}
 	if err != nil {
 		return emb, fmt.Errorf("ignoring cached registry: %w", err)
 	}
-	if cached.updated > emb.updated {
-		return cached, nil
+	if date <= emb.updated {
+		// Not newer: no need to read and check the rest of it.
+		return emb, nil
 	}
-	return emb, nil
+	cached, err := ReadFile(path)
+	if err != nil {
+		return emb, fmt.Errorf("ignoring cached registry: %w", err)
+	}
+	return cached, nil
 }
 
 // ReadFile reads and validates a registry stored by Install.
