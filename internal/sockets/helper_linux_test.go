@@ -1,0 +1,158 @@
+package sockets
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// helperEnv makes the test binary act as a child process for the tests:
+// "listen" opens a TCP listener on 0.0.0.0:0 (so it works in a fresh
+// namespace whose loopback is down) and prints its port; "hold" keeps the
+// descriptors it inherited; "exit" exits at once. Every mode but "exit"
+// prints a line once ready and lives until its stdin closes.
+const helperEnv = "PORTWHO_SOCKETS_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "exit":
+		os.Exit(0)
+	case "listen":
+		l, err := net.Listen("tcp4", "0.0.0.0:0")
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	case "hold":
+		fmt.Println("ready")
+	case "owners":
+		os.Exit(ownersHelper())
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes our stdin
+	os.Exit(0)
+}
+
+// child is a helper process started by a test.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	line  string // the first line it printed
+}
+
+// startHelper runs the test binary in helper mode, prefixed by wrap (e.g.
+// "ip netns exec NAME"), and waits for its first line.
+func startHelper(t *testing.T, mode string, extra []*os.File, wrap ...string) *child {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append(append([]string{}, wrap...), self, "-test.run=^$")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.ExtraFiles = extra
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin}
+	t.Cleanup(func() {
+		c.stdin.Close()
+		_ = c.cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper %s: %v", mode, err)
+	}
+	c.line = strings.TrimSpace(line)
+	if strings.HasPrefix(c.line, "error") {
+		t.Fatalf("helper %s: %s", mode, c.line)
+	}
+	return c
+}
+
+func (c *child) port(t *testing.T) uint16 {
+	p, err := strconv.ParseUint(c.line, 10, 16)
+	if err != nil {
+		t.Fatalf("helper printed %q, want a port", c.line)
+	}
+	return uint16(p)
+}
+
+// sockInode returns the sockfs inode of a Go socket, as the kernel reports it.
+func sockInode(t *testing.T, c syscall.Conn) uint64 {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st.Ino
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// ownersHelper opens a listener and prints "PID HOLDER UNREADABLE ROOT"
+// as its own Owners scan sees them.
+func ownersHelper() int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	o, err := (&Scanner{}).Owners(context.Background(), map[uint64]struct{}{st.Ino: {}})
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	holder := -1
+	if h := o.Holders[st.Ino]; len(h) == 1 {
+		holder = h[0]
+	}
+	fmt.Println(os.Getpid(), holder, o.Unreadable, o.Root)
+	return 0
+}
