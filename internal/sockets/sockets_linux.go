@@ -34,8 +34,11 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		socks, backend, err := s.scanNS(ctx, t, q, f)
+		n := len(res.Sockets)
+		var backend string
+		res.Sockets, backend, err = s.scanNS(ctx, t, q, f, res.Sockets)
 		if err != nil {
+			res.Sockets = res.Sockets[:n]
 			if t.self {
 				return res, fmt.Errorf("list sockets: %w", err)
 			}
@@ -49,7 +52,6 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 		} else {
 			usedProcNet = true
 		}
-		res.Sockets = append(res.Sockets, socks...)
 	}
 	switch {
 	case usedNetlink && usedProcNet:
@@ -62,16 +64,18 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 	return res, nil
 }
 
-// scanNS lists one namespace with the backend the Scanner allows.
-func (s *Scanner) scanNS(ctx context.Context, t nsTarget, q Query, f filter) ([]Socket, string, error) {
+// scanNS appends one namespace's sockets to out, with the backend the
+// Scanner allows. Appending to one slice saves copying every namespace's.
+func (s *Scanner) scanNS(ctx context.Context, t nsTarget, q Query, f filter, out []Socket) ([]Socket, string, error) {
+	n := len(out)
 	if s.Backend != BackendProcNet {
-		socks, err := s.dumpNetlink(ctx, t, q, f)
+		out, err := s.dumpNetlink(ctx, t, q, f, out)
 		if err == nil || s.Backend == BackendNetlink || !refused(err) {
-			return socks, BackendNetlink, err
+			return out, BackendNetlink, err
 		}
 	}
 	socks, err := s.readProcNet(t, q, f)
-	return socks, BackendProcNet, err
+	return append(out[:n], socks...), BackendProcNet, err
 }
 
 // refused reports errors that mean "netlink sock_diag is not available
@@ -95,8 +99,11 @@ func vanished(err error) bool {
 // dumpNetlink runs the dumps for one namespace on one netlink socket. A
 // namespace other than ours is entered only for the socket's creation
 // (netlink.Config.NetNS), never by this process.
-func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter) ([]Socket, error) {
-	cfg := &netlink.Config{}
+func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter, out []Socket) ([]Socket, error) {
+	// A 32 KiB receive buffer from the first read makes the kernel fill
+	// 32 KiB dump datagrams (it sizes them after the largest read seen),
+	// eight times fewer round trips than the one-page default.
+	cfg := &netlink.Config{MessageBufferSize: 32 << 10}
 	if !t.self {
 		nsf, err := os.Open(t.path)
 		if err != nil {
@@ -115,7 +122,6 @@ func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter
 			return nil, fmt.Errorf("set deadline: %w", err)
 		}
 	}
-	var out []Socket
 	for _, proto := range protocols(q) {
 		for _, fam := range [...]uint8{afInet, afInet6} {
 			req := netlink.Message{

@@ -369,7 +369,7 @@ func TestOwnersProcessesExitDuringScan(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 	s := &Scanner{}
-	for i := range 20 {
+	for i := range 5 {
 		o, err := s.Owners(testCtx(t), map[uint64]struct{}{ino: {}})
 		if err != nil {
 			t.Fatalf("scan %d: %v", i, err)
