@@ -58,6 +58,9 @@ func ParseTarget(s string) (Target, error) {
 	if strings.Contains(host, ":") && !strings.HasPrefix(hp, "[") {
 		return t, fmt.Errorf("target %q: put an IPv6 address in brackets: [addr]:port", s)
 	}
+	if strings.HasPrefix(hp, "[") && !strings.Contains(host, ":") {
+		return t, fmt.Errorf("target %q: brackets are for IPv6 addresses only", s)
+	}
 	if strings.Contains(host, ":") {
 		if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip == nil {
 			return t, fmt.Errorf("target %q: %q is not an IPv6 address", s, host)

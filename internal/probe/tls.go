@@ -60,7 +60,9 @@ func summarizeCert(t *TLS, c *x509.Certificate) {
 		sans = sans[:maxSANs]
 	}
 	t.SANs = sans
-	t.SelfSigned = bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	// CheckSignatureFrom would insist on a CA; a self-signed leaf is not one.
+	t.SelfSigned = bytes.Equal(c.RawSubject, c.RawIssuer) &&
+		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 	t.KeyType = keyType(c.PublicKey)
 }
 
