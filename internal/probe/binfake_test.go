@@ -7,8 +7,15 @@ package probe
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +39,13 @@ func fixed(b []byte) func([]byte) []byte { return func([]byte) []byte { return b
 // for the client to close, like a server would. It returns the address.
 func binServeTCP(t *testing.T, steps ...binStep) string {
 	t.Helper()
+	return binServeConn(t, func(c net.Conn) { binRunSteps(t, c, steps) })
+}
+
+// binServeConn runs handle on each connection accepted on 127.0.0.1:0,
+// then drains the connection until the client closes it.
+func binServeConn(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +64,7 @@ func binServeTCP(t *testing.T, steps ...binStep) string {
 				defer wg.Done()
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a stuck test must not hang
-				binRunSteps(t, c, steps)
+				handle(c)
 				_, _ = io.Copy(io.Discard, c)
 			}()
 		}
@@ -125,6 +139,27 @@ func binProbe(t *testing.T, network, addr string, timeout time.Duration, probe f
 	d, _ := ctx.Deadline()
 	_ = c.SetDeadline(d)
 	return probe(ctx, c)
+}
+
+// binTestCert is a fresh self-signed ECDSA certificate for 127.0.0.1.
+func binTestCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7),
+		Subject:      pkix.Name{CommonName: "db.portwho.test"},
+		DNSNames:     []string{"db.portwho.test"},
+		NotBefore:    time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:     time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func readTestdata(t testing.TB, name string) []byte {

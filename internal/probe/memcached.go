@@ -79,12 +79,13 @@ func memcachedUDPProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 
 func memcachedMatch(version, transport string) Match {
 	return Match{
-		Service: "memcache",
-		Product: "Memcached",
-		Version: version,
-		Info:    transport,
-		Method:  "native:memcache",
-		Certain: true,
+		Service:  "memcache",
+		Product:  "Memcached",
+		Version:  version,
+		Info:     transport,
+		Method:   "native:memcache",
+		Certain:  true,
+		Evidence: "VERSION " + version,
 	}
 }
 

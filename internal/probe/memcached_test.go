@@ -63,7 +63,7 @@ func TestMemcachedProbeTCP(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("probe: ok %v err %v", ok, err)
 	}
-	want := Match{Service: "memcache", Product: "Memcached", Version: "1.6.18", Info: "tcp", Method: "native:memcache", Certain: true}
+	want := Match{Service: "memcache", Product: "Memcached", Version: "1.6.18", Info: "tcp", Method: "native:memcache", Certain: true, Evidence: "VERSION 1.6.18"}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("match (-want +got):\n%s", diff)
 	}
@@ -92,7 +92,7 @@ func TestMemcachedProbeUDP(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("probe: ok %v err %v", ok, err)
 	}
-	want := Match{Service: "memcache", Product: "Memcached", Version: "1.6.18", Info: "udp", Method: "native:memcache", Certain: true}
+	want := Match{Service: "memcache", Product: "Memcached", Version: "1.6.18", Info: "udp", Method: "native:memcache", Certain: true, Evidence: "VERSION 1.6.18"}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("match (-want +got):\n%s", diff)
 	}

@@ -36,7 +36,7 @@ func redisBanner(b []byte) (Match, bool) {
 	if !bytes.HasPrefix(b, []byte("-DENIED Redis is running in protected mode")) {
 		return Match{}, false
 	}
-	return Match{Service: "redis", Product: "Redis", Info: "protected mode", Method: "native:redis", Certain: true}, true
+	return Match{Service: "redis", Product: "Redis key-value store", Info: "protected mode", Method: "native:redis", Certain: true}, true
 }
 
 func redisProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
@@ -74,7 +74,7 @@ func redisProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 // errors count only in Redis's own words, since many line protocols answer
 // an unknown command with some "-ERR".
 func redisJudgePing(r redisReply) (Match, bool) {
-	m := Match{Service: "redis", Product: "Redis", Method: "native:redis", Certain: true}
+	m := Match{Service: "redis", Product: "Redis key-value store", Method: "native:redis", Certain: true}
 	switch {
 	case r.Kind == '+' && r.Text == "PONG":
 		return m, true
@@ -93,15 +93,18 @@ func redisJudgePing(r redisReply) (Match, bool) {
 }
 
 // redisApplyInfo fills product and version from INFO server fields. Valkey
-// keeps redis_version for compatibility and adds its own fields.
+// keeps redis_version for compatibility and adds its own fields. The
+// product name is nmap's, so that results compare directly.
 func redisApplyInfo(m *Match, info map[string]string) {
 	if v := info["redis_version"]; v != "" {
 		m.Version = v
+		m.Evidence = "redis_version:" + v
 	}
 	if v := info["valkey_version"]; v != "" || info["server_name"] == "valkey" {
 		m.Product = "Valkey"
 		if v != "" {
 			m.Version = v
+			m.Evidence = "valkey_version:" + v
 		}
 	}
 	var extra []string

@@ -50,10 +50,10 @@ func TestRedisInfoMatch(t *testing.T) {
 		info string
 		want Match
 	}{
-		{name: "redis 7.0.15 on Debian", info: r.Text, want: Match{Service: "redis", Product: "Redis", Version: "7.0.15",
-			Info: "standalone; Linux 6.18.44-fc-v669 x86_64", Method: "native:redis", Certain: true}},
+		{name: "redis 7.0.15 on Debian", info: r.Text, want: Match{Service: "redis", Product: "Redis key-value store", Version: "7.0.15",
+			Info: "standalone; Linux 6.18.44-fc-v669 x86_64", Method: "native:redis", Certain: true, Evidence: "redis_version:7.0.15"}},
 		{name: "valkey keeps redis_version", info: "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.0.1\r\nredis_mode:standalone\r\n",
-			want: Match{Service: "redis", Product: "Valkey", Version: "8.0.1", Info: "standalone", Method: "native:redis", Certain: true}},
+			want: Match{Service: "redis", Product: "Valkey", Version: "8.0.1", Info: "standalone", Method: "native:redis", Certain: true, Evidence: "valkey_version:8.0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,12 +115,12 @@ func TestRedisProbe(t *testing.T) {
 				{frame: line, check: wantBytes("PING\r\n"), reply: fixed(readTestdata(t, "redis-7.0.15-pong.resp"))},
 				{frame: line, check: wantBytes("INFO server\r\n"), reply: fixed(readTestdata(t, "redis-7.0.15-info.resp"))},
 			},
-			want: Match{Service: "redis", Product: "Redis", Version: "7.0.15", Info: "standalone; Linux 6.18.44-fc-v669 x86_64", Method: "native:redis", Certain: true},
+			want: Match{Service: "redis", Product: "Redis key-value store", Version: "7.0.15", Info: "standalone; Linux 6.18.44-fc-v669 x86_64", Method: "native:redis", Certain: true, Evidence: "redis_version:7.0.15"},
 		},
 		{
 			name:  "password-protected server still names itself",
 			steps: []binStep{{frame: line, check: wantBytes("PING\r\n"), reply: fixed(readTestdata(t, "redis-7.0.15-noauth.resp"))}},
-			want:  Match{Service: "redis", Product: "Redis", Info: "authentication required", Method: "native:redis", Certain: true},
+			want:  Match{Service: "redis", Product: "Redis key-value store", Info: "authentication required", Method: "native:redis", Certain: true},
 		},
 	}
 	for _, tt := range tests {
