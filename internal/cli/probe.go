@@ -1,20 +1,216 @@
 package cli
 
-import "github.com/spf13/cobra"
+// portwho probe: what actually answers on a host:port, like nmap -sV.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portwho/portwho/internal/probe"
+	"github.com/portwho/portwho/internal/render"
+)
+
+// maxInfoWidth caps the info column of the human table, in runes.
+const maxInfoWidth = 100
 
 // ProbeOptions holds the flags of portwho probe.
 type ProbeOptions struct {
 	IO *IOStreams
+	// Ctx bounds the whole run (the command's context).
+	Ctx context.Context
+	// Prober does the work; nil builds one from the flags. Tests hand in
+	// one with their own protocols.
+	Prober *probe.Prober
+
+	Targets  []string
+	JSON     bool
+	Timeout  time.Duration
+	UDP      bool
+	Parallel int
 }
 
-// NewCmdProbe builds portwho probe. (Placeholder until its issue lands.)
+// ProbeJSON is the --json document: {"results": [...]}.
+type ProbeJSON struct {
+	Results []probe.Result `json:"results"`
+}
+
+// NewCmdProbe builds portwho probe.
 func NewCmdProbe(f *Factory, runF func(*ProbeOptions) error) *cobra.Command {
-	return &cobra.Command{
-		Use:    "probe",
-		Short:  "not implemented yet",
-		Hidden: true,
+	opts := &ProbeOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "probe HOST:PORT[/udp]...",
+		Short: "What actually answers on a port: service, product, version, TLS",
+		Long: `Connect to each target and identify what answers there, like nmap -sV but
+concurrently: read the banner the peer sends unprompted, then try a TLS
+handshake, an HTTP request and the probes of the services usual on that
+port, in parallel on separate connections, and keep the first certain
+answer. TLS is detected on any port; its certificate is summarised and the
+protocol inside identified. STARTTLS is followed where the protocol offers
+it (SMTP, IMAP, POP3, FTP, PostgreSQL).
+
+Each target has a whole-session deadline (--timeout) and every read is
+capped, so a slow or hostile peer costs at most the deadline; banners and
+certificates are shown with control characters escaped. Probes never log
+in beyond anonymous defaults and send nothing that changes the peer's state.
+
+UDP targets (HOST:PORT/udp, or every target with --udp) get the UDP
+protocols' requests: no answer is open|filtered, an ICMP port unreachable
+is closed.
+
+Exit status: 0 every target answered and was identified, 1 some target was
+closed, filtered or unidentified, 2 bad usage.`,
+		Example: `  portwho probe 127.0.0.1:3302 localhost:22 localhost:53/udp
+  portwho probe --json '[::1]:443'
+  portwho probe --timeout 2s --udp 127.0.0.1:161 127.0.0.1:123`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("portwho probe needs at least one HOST:PORT target")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("portwho probe: not implemented yet")
+			opts.Targets = args
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return probeRun(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "write JSON (see docs/json.md)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 0, "whole-session deadline per target (default 5s TCP, 3s UDP)")
+	cmd.Flags().BoolVar(&opts.UDP, "udp", false, "probe targets without /tcp or /udp over UDP")
+	cmd.Flags().IntVar(&opts.Parallel, "parallel", probe.DefaultParallel, "targets probed at once")
+	return cmd
+}
+
+// parseTargets reads the targets; --udp makes UDP the default transport.
+func parseTargets(args []string, udp bool) ([]probe.Target, error) {
+	out := make([]probe.Target, 0, len(args))
+	for _, a := range args {
+		t, err := probe.ParseTarget(a)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		if udp && !strings.HasSuffix(strings.ToLower(a), "/tcp") {
+			t.Transport = "udp"
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func probeRun(opts *ProbeOptions) error {
+	if opts.Timeout < 0 {
+		return usageErrorf("--timeout must not be negative")
+	}
+	if opts.Parallel < 0 {
+		return usageErrorf("--parallel must not be negative")
+	}
+	targets, err := parseTargets(opts.Targets, opts.UDP)
+	if err != nil {
+		return err
+	}
+	p := opts.Prober
+	if p == nil {
+		p = &probe.Prober{Timeout: opts.Timeout, Parallel: opts.Parallel}
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	results := p.ProbeAll(ctx, targets)
+	if opts.JSON {
+		if err := render.JSON(opts.IO.Out, ProbeJSON{Results: results}); err != nil {
+			return err
+		}
+	} else if err := writeProbeTable(opts.IO, results); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if !Identified(r) {
+			return &SilentExit{Code: ExitNotFound}
+		}
+	}
+	return nil
+}
+
+// Identified is true when a target answered and the service was named by
+// the wire, not guessed from the port.
+func Identified(r probe.Result) bool {
+	return r.State == probe.StateOpen && r.Service != "" && !r.Guess && r.Service != "tcpwrapped"
+}
+
+// writeProbeTable prints one line per target: target, state, service,
+// product and version, info, method, elapsed. Every string from the peer
+// goes through render.Sanitize.
+func writeProbeTable(io *IOStreams, results []probe.Result) error {
+	st := io.Style()
+	var t render.Table
+	for _, r := range results {
+		state := r.State
+		switch state {
+		case probe.StateOpen:
+			state = st.Green(state)
+		case probe.StateClosed:
+			state = st.Red(state)
+		default:
+			state = st.Yellow(state)
+		}
+		t.Row(
+			render.Sanitize(r.Target),
+			state,
+			render.Sanitize(ServiceLabel(r)),
+			render.Truncate(render.Sanitize(strings.TrimSpace(r.Product+" "+r.Version)), 40),
+			render.Truncate(render.Sanitize(probeInfo(r)), maxInfoWidth),
+			st.Dim(render.Sanitize(r.Method)),
+			fmt.Sprintf("%d ms", r.ElapsedMS),
+		)
+	}
+	return t.Write(io.Out, "")
+}
+
+// ServiceLabel is the service as nmap prints it: "ssl/http" inside TLS,
+// a trailing "?" for a guess from the port.
+func ServiceLabel(r probe.Result) string {
+	s := r.Service
+	if s == "" {
+		if r.State == probe.StateOpen {
+			return "unknown"
+		}
+		return ""
+	}
+	if r.TLS != nil && s != "ssl" {
+		s = "ssl/" + s
+	}
+	if r.Guess {
+		s += "?"
+	}
+	return s
+}
+
+// probeInfo joins the extra details: protocol info, TLS, STARTTLS, and
+// the banner when nothing else named the service.
+func probeInfo(r probe.Result) string {
+	var parts []string
+	if r.Info != "" {
+		parts = append(parts, r.Info)
+	}
+	if r.TLS != nil {
+		parts = append(parts, r.TLS.Short())
+	}
+	if r.StartTLS != nil {
+		parts = append(parts, "starttls "+r.StartTLS.Short())
+	}
+	if r.Error != "" {
+		parts = append(parts, r.Error)
+	}
+	if !Identified(r) && r.Banner != "" {
+		parts = append(parts, "banner "+r.Banner)
+	}
+	return strings.Join(parts, " · ")
 }
