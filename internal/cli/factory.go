@@ -35,6 +35,9 @@ type Factory struct {
 	Now func() time.Time
 	// Getenv reads the environment (cache and state directories, NO_COLOR).
 	Getenv func(string) string
+
+	// registry memoizes Registry() (registry_load.go).
+	registry loadedRegistry
 }
 
 // NewFactory returns a Factory for the real process.

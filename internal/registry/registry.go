@@ -283,8 +283,15 @@ func protoRank(p string) int {
 	return 5
 }
 
-// sortEntriesForDisplay orders by port, then tcp, udp, sctp, dccp, none.
+// sortEntriesForDisplay orders by port; within a port, services in the
+// order the registry lists them, each as tcp, udp, sctp, dccp, none.
 func sortEntriesForDisplay(es []Entry) {
+	first := map[string]int{}
+	for i, e := range es {
+		if _, ok := first[e.Service]; !ok {
+			first[e.Service] = i
+		}
+	}
 	sort.SliceStable(es, func(a, b int) bool {
 		x, y := &es[a], &es[b]
 		if x.HasPort != y.HasPort {
@@ -295,6 +302,9 @@ func sortEntriesForDisplay(es []Entry) {
 		}
 		if x.PortEnd != y.PortEnd {
 			return x.PortEnd < y.PortEnd
+		}
+		if fx, fy := first[x.Service], first[y.Service]; fx != fy {
+			return fx < fy
 		}
 		return protoRank(x.Protocol) < protoRank(y.Protocol)
 	})

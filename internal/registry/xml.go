@@ -389,9 +389,13 @@ func normalizeSpace(s string) string {
 			}
 			continue
 		}
-		if cur == "" {
+		switch {
+		case cur == "":
 			cur = ln
-		} else {
+		case hyphenated(cur):
+			// "explicitly-" at the end of a wrapped line continues the word.
+			cur += ln
+		default:
 			cur += " " + ln
 		}
 	}
@@ -399,6 +403,12 @@ func normalizeSpace(s string) string {
 		out = append(out, cur)
 	}
 	return strings.Join(out, "\n")
+}
+
+// hyphenated reports a line that ends inside a hyphenated word ("a-").
+func hyphenated(s string) bool {
+	n := len(s)
+	return n >= 2 && s[n-1] == '-' && (s[n-2] >= 'a' && s[n-2] <= 'z' || s[n-2] >= 'A' && s[n-2] <= 'Z')
 }
 
 // sortEntries orders entries for the encoded form: records with a port by
