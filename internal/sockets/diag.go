@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"syscall"
 )
 
 const (
@@ -128,4 +129,50 @@ func parseDiagMsg(b []byte, proto string) (Socket, error) {
 		a = a[n:]
 	}
 	return s, nil
+}
+
+const (
+	nlmsgHdrLen = 16
+	nlmsgError  = 2 // NLMSG_ERROR
+	nlmsgDone   = 3 // NLMSG_DONE
+)
+
+// parseDiagDump appends the sockets in one datagram of a SOCK_DIAG_BY_FAMILY
+// dump reply to out, and says whether it held the end of the dump. Messages
+// with another sequence number (left over from an abandoned dump) are
+// skipped. An NLMSG_ERROR, or an NLMSG_DONE carrying a negative errno, ends
+// the dump with that errno.
+func parseDiagDump(b []byte, seq uint32, proto string, ns NetNS, out []Socket) ([]Socket, bool, error) {
+	for len(b) >= nlmsgHdrLen {
+		n := binary.NativeEndian.Uint32(b[0:])
+		typ := binary.NativeEndian.Uint16(b[4:])
+		mseq := binary.NativeEndian.Uint32(b[8:])
+		if n < nlmsgHdrLen || uint64(n) > uint64(len(b)) {
+			return out, false, fmt.Errorf("parse netlink: message length %d in %d bytes", n, len(b))
+		}
+		payload := b[nlmsgHdrLen:n]
+		b = b[min((uint64(n)+3)&^3, uint64(len(b))):]
+		if mseq != seq {
+			continue
+		}
+		switch typ {
+		case nlmsgDone, nlmsgError:
+			if len(payload) >= 4 {
+				if e := int32(binary.NativeEndian.Uint32(payload)); e < 0 {
+					return out, true, fmt.Errorf("sock_diag %s dump: %w", proto, syscall.Errno(-e))
+				}
+			}
+			if typ == nlmsgDone {
+				return out, true, nil
+			}
+		case sockDiagByFamily:
+			s, err := parseDiagMsg(payload, proto)
+			if err != nil {
+				return out, false, err
+			}
+			s.NetNS = ns
+			out = append(out, s)
+		}
+	}
+	return out, false, nil
 }

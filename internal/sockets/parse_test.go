@@ -3,11 +3,14 @@ package sockets
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -307,4 +310,92 @@ func TestStateName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nlmsg frames one netlink message the way the kernel does.
+func nlmsg(typ uint16, seq uint32, payload []byte) []byte {
+	b := make([]byte, nlmsgHdrLen, nlmsgHdrLen+len(payload)+3)
+	binary.NativeEndian.PutUint32(b[0:], uint32(nlmsgHdrLen+len(payload)))
+	binary.NativeEndian.PutUint16(b[4:], typ)
+	binary.NativeEndian.PutUint16(b[6:], 2) // NLM_F_MULTI
+	binary.NativeEndian.PutUint32(b[8:], seq)
+	b = append(b, payload...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func errnoPayload(e int32) []byte {
+	return binary.NativeEndian.AppendUint32(nil, uint32(e))
+}
+
+func TestParseDiagDump(t *testing.T) {
+	protos, msgs := readDiagCapture(t)
+	var tcp []byte
+	var want []Socket
+	for i, m := range msgs {
+		if protos[i] == "tcp" {
+			tcp = append(tcp, nlmsg(sockDiagByFamily, 7, m)...)
+			s, err := parseDiagMsg(m, "tcp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.NetNS = NetNS{Label: "x"}
+			want = append(want, s)
+		}
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tests := []struct {
+		name     string
+		b        []byte
+		want     []Socket
+		wantDone bool
+		wantErr  error
+	}{
+		{"middle of a dump", tcp, want, false, nil},
+		{"end of a dump", cat(tcp, nlmsg(nlmsgDone, 7, errnoPayload(0))), want, true, nil},
+		{"other sequence skipped", cat(nlmsg(sockDiagByFamily, 6, msgs[0]), nlmsg(nlmsgDone, 6, nil), tcp), want, false, nil},
+		{"error", nlmsg(nlmsgError, 7, errnoPayload(-int32(syscall.EINVAL))), nil, true, syscall.EINVAL},
+		{"done with errno", cat(tcp, nlmsg(nlmsgDone, 7, errnoPayload(-int32(syscall.EINTR)))), want, true, syscall.EINTR},
+		{"ack is not an error", cat(nlmsg(nlmsgError, 7, errnoPayload(0)), tcp), want, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, done, err := parseDiagDump(tt.b, 7, "tcp", NetNS{Label: "x"}, nil)
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if done != tt.wantDone {
+				t.Errorf("done = %v, want %v", done, tt.wantDone)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpAddr); diff != "" {
+				t.Errorf("sockets (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("truncated", func(t *testing.T) {
+		if _, _, err := parseDiagDump(tcp[:len(tcp)-8], 7, "tcp", NetNS{}, nil); err == nil {
+			t.Error("no error for a cut message")
+		}
+	})
+}
+
+func FuzzParseDiagDump(f *testing.F) {
+	protos, msgs := readDiagCapture(f)
+	var all []byte
+	for i, m := range msgs {
+		if protos[i] == "tcp" {
+			all = append(all, nlmsg(sockDiagByFamily, 1, m)...)
+		}
+	}
+	f.Add(all)
+	f.Add(append(all, nlmsg(nlmsgDone, 1, errnoPayload(0))...))
+	f.Add(nlmsg(nlmsgError, 1, errnoPayload(-22)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		socks, _, _ := parseDiagDump(b, 1, "tcp", NetNS{}, nil)
+		if len(socks) > len(b)/(nlmsgHdrLen+diagMsgLen) {
+			t.Fatalf("%d sockets from %d bytes", len(socks), len(b))
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/mdlayher/netlink"
@@ -100,10 +101,7 @@ func vanished(err error) bool {
 // namespace other than ours is entered only for the socket's creation
 // (netlink.Config.NetNS), never by this process.
 func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter, out []Socket) ([]Socket, error) {
-	// A 32 KiB receive buffer from the first read makes the kernel fill
-	// 32 KiB dump datagrams (it sizes them after the largest read seen),
-	// eight times fewer round trips than the one-page default.
-	cfg := &netlink.Config{MessageBufferSize: 32 << 10}
+	cfg := &netlink.Config{}
 	if !t.self {
 		nsf, err := os.Open(t.path)
 		if err != nil {
@@ -122,30 +120,48 @@ func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter
 			return nil, fmt.Errorf("set deadline: %w", err)
 		}
 	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("dial sock_diag: %w", err)
+	}
+	// Replies are read here rather than through Conn.Receive, which copies
+	// every datagram into a fresh buffer: one 32 KiB buffer serves the
+	// whole dump. Reading 32 KiB from the start also makes the kernel fill
+	// 32 KiB datagrams (it sizes them after the largest read it has seen),
+	// eight times fewer round trips than the one-page default; it never
+	// sends a larger one.
+	buf := make([]byte, 32<<10)
 	for _, proto := range protocols(q) {
 		for _, fam := range [...]uint8{afInet, afInet6} {
 			req := netlink.Message{
 				Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
 				Data:   diagRequest(fam, proto, f),
 			}
-			if _, err := c.Send(req); err != nil {
+			sent, err := c.Send(req)
+			if err != nil {
 				return nil, fmt.Errorf("send %s dump: %w", proto, err)
 			}
-			// ReceiveIter reads every datagram of a multipart dump up to
-			// NLMSG_DONE and turns NLMSG_ERROR into an error.
-			for m, err := range c.ReceiveIter() {
+			// A dump spans as many datagrams as it needs, up to NLMSG_DONE.
+			for done := false; !done; {
+				var n int
+				var rerr error
+				err := rc.Read(func(fd uintptr) bool {
+					n, rerr = unix.Read(int(fd), buf)
+					return rerr != unix.EAGAIN // not ready: wait in the poller
+				})
+				if err == nil {
+					err = rerr
+				}
 				if err != nil {
 					return nil, fmt.Errorf("receive %s dump: %w", proto, err)
 				}
-				if m.Header.Type != sockDiagByFamily {
-					continue
+				if n == 0 {
+					return nil, fmt.Errorf("receive %s dump: %w", proto, io.ErrUnexpectedEOF)
 				}
-				sk, err := parseDiagMsg(m.Data, proto)
+				out, done, err = parseDiagDump(buf[:n], sent.Header.Sequence, proto, t.ns, out)
 				if err != nil {
 					return nil, err
 				}
-				sk.NetNS = t.ns
-				out = append(out, sk)
 			}
 		}
 	}
