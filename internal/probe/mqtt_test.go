@@ -1,0 +1,85 @@
+package probe
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseMQTTConnAck(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []byte
+		want    mqttConnAck
+		wantErr bool
+	}{
+		{name: "mosquitto 2.0 accepts anonymous", in: readTestdata(t, "mosquitto-2.0-connack.bin"), want: mqttConnAck{}},
+		{name: "not authorized", in: []byte{0x20, 2, 0, 5}, want: mqttConnAck{ReturnCode: 5}},
+		{name: "session present", in: []byte{0x20, 2, 1, 0}, want: mqttConnAck{SessionPresent: true}},
+		{name: "unknown code", in: []byte{0x20, 2, 0, 6}, wantErr: true},
+		{name: "reserved flags", in: []byte{0x20, 2, 2, 0}, wantErr: true},
+		{name: "not connack", in: []byte("HTTP"), wantErr: true},
+		{name: "short", in: []byte{0x20, 2}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseMQTTConnAck(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("got (%+v, %v), want (%+v, err %v)", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// mqttCheckConnect checks a CONNECT is v3.1.1 with clean session, no
+// credentials and a client id of ours.
+func mqttCheckConnect(req []byte) error {
+	if len(req) < 14 || req[0] != 0x10 || int(req[1]) != len(req)-2 {
+		return errors.New("not a CONNECT")
+	}
+	if !bytes.Equal(req[2:10], []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02}) {
+		return errors.New("want MQTT 3.1.1, clean session, no username, password or will")
+	}
+	if !bytes.HasPrefix(req[14:], []byte("portwho-")) {
+		return errors.New("client id")
+	}
+	return nil
+}
+
+func TestMqttProbe(t *testing.T) {
+	disconnect := make(chan []byte, 1)
+	addr := binServeTCP(t,
+		binStep{frame: frameMQTTConnect, check: mqttCheckConnect, reply: fixed(readTestdata(t, "mosquitto-2.0-connack.bin"))},
+		binStep{frame: frameExact(2), check: func(req []byte) error { disconnect <- req; return nil }},
+	)
+	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, mqttProbe)
+	if err != nil || !ok {
+		t.Fatalf("probe: ok %v err %v", ok, err)
+	}
+	want := Match{Service: "mqtt", Info: "anonymous connect accepted", Method: "native:mqtt", Certain: true}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("match (-want +got):\n%s", diff)
+	}
+	if got := <-disconnect; !bytes.Equal(got, []byte{0xe0, 0}) {
+		t.Errorf("after CONNACK the probe sent %x, want DISCONNECT e000", got)
+	}
+}
+
+func frameMQTTConnect(b []byte) (int, error) {
+	if len(b) < 2 {
+		return 0, errNeedMore
+	}
+	return 2 + int(b[1]), nil
+}
+
+func FuzzParseMQTTConnAck(f *testing.F) {
+	addTestdataSeeds(f, "mosquitto-2.0-connack.bin")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := parseMQTTConnAck(b); err == nil && (len(b) != 4 || b[0] != 0x20) {
+			t.Fatalf("accepted %x", b)
+		}
+	})
+}
