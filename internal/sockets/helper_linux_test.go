@@ -17,7 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// helperEnv makes the test binary act as a child process for the tests:
+// helperEnv makes the test binary act as a child process for the tests
+// (and as a stand-in for `ss -tulpn` in side-by-side timings, mode "scan"):
 // "listen" opens a TCP listener on 0.0.0.0:0 (so it works in a fresh
 // namespace whose loopback is down) and prints its port; "hold" keeps the
 // descriptors it inherited; "exit" exits at once. Every mode but "exit"
@@ -41,6 +42,8 @@ func TestMain(m *testing.M) {
 		fmt.Println("ready")
 	case "owners":
 		os.Exit(ownersHelper())
+	case "scan":
+		os.Exit(scanHelper())
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes our stdin
 	os.Exit(0)
@@ -154,5 +157,46 @@ func ownersHelper() int {
 		holder = h[0]
 	}
 	fmt.Println(os.Getpid(), holder, o.Unreadable, o.Root)
+	return 0
+}
+
+// scanHelper lists sockets and their owners once, as `ss -tulpn` (or -tanp
+// with PORTWHO_SCAN=all) would, and prints a summary: a way to time the
+// socket layer as a whole process against ss with hyperfine:
+//
+//	go test -c -o /tmp/sockets.test ./internal/sockets
+//	PORTWHO_SOCKETS_HELPER=scan hyperfine '/tmp/sockets.test' 'ss -tulpn'
+func scanHelper() int {
+	var q Query
+	switch v := os.Getenv("PORTWHO_SCAN"); {
+	case v == "all":
+		q.All = true
+	case strings.HasPrefix(v, "port:"):
+		p, err := strconv.ParseUint(v[5:], 10, 16)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		q.Port = uint16(p)
+	}
+	s := &Scanner{Backend: os.Getenv("PORTWHO_SCAN_BACKEND")}
+	ctx := context.Background()
+	socks, err := s.List(ctx, q)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	want := make(map[uint64]struct{}, len(socks))
+	for _, sk := range socks {
+		if sk.Inode != 0 {
+			want[sk.Inode] = struct{}{}
+		}
+	}
+	o, err := s.Owners(ctx, want)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println(len(socks), "sockets", len(o.Holders), "with owners", o.Unreadable, "unreadable")
 	return 0
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	gnet "github.com/shirou/gopsutil/v4/net"
@@ -51,16 +50,14 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 		if c.Type == sockDgram {
 			proto = "udp"
 		}
-		laddr, lok := parseAddr(c.Laddr.IP)
-		raddr, rok := parseAddr(c.Raddr.IP)
-		if !lok {
+		v4 := c.Family == afInet // AF_INET is 2 on both systems
+		laddr, ok := portableAddr(c.Laddr.IP, v4)
+		if !ok {
 			continue
 		}
-		if !rok {
-			raddr = netip.IPv6Unspecified()
-			if laddr.Is4() {
-				raddr = netip.IPv4Unspecified()
-			}
+		raddr, ok := portableAddr(c.Raddr.IP, v4)
+		if !ok {
+			continue
 		}
 		st := portableState(proto, c.Status, c.Raddr.Port != 0)
 		if !f.match(proto, st, uint16(c.Laddr.Port), uint16(c.Raddr.Port)) {
@@ -112,51 +109,4 @@ func (s *Scanner) Owners(ctx context.Context, inodes map[uint64]struct{}) (Owner
 		}
 	}
 	return o, ctx.Err()
-}
-
-const sockDgram = 2 // SOCK_DGRAM on both systems
-
-func parseAddr(s string) (netip.Addr, bool) {
-	if s == "" || s == "*" {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return a.WithZone(""), true
-}
-
-// portableState maps the statuses lsof and Windows print to kernel states,
-// so the Linux filter and names apply unchanged.
-func portableState(proto, status string, connected bool) uint8 {
-	if proto == "udp" {
-		if connected {
-			return stateEstablished
-		}
-		return stateClose
-	}
-	switch strings.ReplaceAll(strings.ToUpper(status), "_", "") {
-	case "LISTEN":
-		return stateListen
-	case "ESTABLISHED":
-		return stateEstablished
-	case "SYNSENT":
-		return stateSynSent
-	case "SYNRECEIVED", "SYNRECV":
-		return stateSynRecv
-	case "FINWAIT1":
-		return stateFinWait1
-	case "FINWAIT2":
-		return stateFinWait2
-	case "TIMEWAIT":
-		return stateTimeWait
-	case "CLOSEWAIT":
-		return stateCloseWait
-	case "LASTACK":
-		return stateLastAck
-	case "CLOSING":
-		return stateClosing
-	}
-	return stateClose
 }

@@ -1,0 +1,63 @@
+package sockets
+
+// Helpers for the portable (gopsutil) listing, kept free of build tags so
+// they are tested on every OS.
+
+import (
+	"net/netip"
+	"strings"
+)
+
+const sockDgram = 2 // SOCK_DGRAM on macOS and Windows alike
+
+// portableAddr reads an address as lsof or Windows print it: "" or "*" is
+// the wildcard of the socket's family, IPv6 may come in brackets or with a
+// zone.
+func portableAddr(s string, v4 bool) (netip.Addr, bool) {
+	if s == "" || s == "*" {
+		if v4 {
+			return netip.IPv4Unspecified(), true
+		}
+		return netip.IPv6Unspecified(), true
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone(""), true
+}
+
+// portableState maps the statuses lsof and Windows print to kernel states,
+// so the Linux filter and names apply unchanged. UDP has no status there:
+// a remote port means connected.
+func portableState(proto, status string, connected bool) uint8 {
+	if proto == "udp" {
+		if connected {
+			return stateEstablished
+		}
+		return stateClose
+	}
+	switch strings.ReplaceAll(strings.ToUpper(status), "_", "") {
+	case "LISTEN":
+		return stateListen
+	case "ESTABLISHED":
+		return stateEstablished
+	case "SYNSENT":
+		return stateSynSent
+	case "SYNRECEIVED", "SYNRECV":
+		return stateSynRecv
+	case "FINWAIT1":
+		return stateFinWait1
+	case "FINWAIT2":
+		return stateFinWait2
+	case "TIMEWAIT":
+		return stateTimeWait
+	case "CLOSEWAIT":
+		return stateCloseWait
+	case "LASTACK":
+		return stateLastAck
+	case "CLOSING":
+		return stateClosing
+	}
+	return stateClose
+}
