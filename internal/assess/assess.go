@@ -159,7 +159,7 @@ func (c *Config) apply(fs []report.Finding) []report.Finding {
 		return strings.Compare(x.ID, y.ID)
 	})
 	if len(out) == 0 {
-		return nil
+		return []report.Finding{} // JSON [], not null; no allocation
 	}
 	return out
 }

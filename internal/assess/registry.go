@@ -15,16 +15,40 @@ func registryFindings(s *report.Socket, regs []Registration) []report.Finding {
 		return nil
 	}
 	port := fmt.Sprintf("%s/%d", s.Protocol, s.LocalPort)
+	// A record may note unauthorized use of a port nobody registered
+	// ("Known Unauthorized Use on 100"): it is not a registration.
+	var named []Registration
+	for _, r := range regs {
+		if r.Service != "" {
+			named = append(named, r)
+		}
+	}
+	var out []report.Finding
+	for _, r := range regs {
+		for _, u := range r.Unauthorized {
+			svc := r.Service
+			if svc == "" {
+				svc = "unassigned"
+			}
+			out = append(out, report.Finding{
+				ID:       IDRegistryUnauthorized,
+				Severity: report.SeverityInfo,
+				Title:    "registry records unauthorized use of this port",
+				Why:      "malware or unofficial software is known to use this port; check that the holder is what you expect",
+				Evidence: fmt.Sprintf("%s (%s): %q", port, svc, u),
+			})
+		}
+	}
+	regs = named
 	if len(regs) == 0 {
-		return []report.Finding{{
+		return append(out, report.Finding{
 			ID:       IDUnregistered,
 			Severity: report.SeverityInfo,
 			Title:    "port has no IANA assignment",
 			Why:      "nothing tells what should be here; only the holder says what it is",
 			Evidence: port + " is not assigned in the IANA registry",
-		}}
+		})
 	}
-	var out []report.Finding
 	if prog, ok := unrelatedHolder(s, regs); ok {
 		out = append(out, report.Finding{
 			ID:       IDRegisteredMismatch,
@@ -33,17 +57,6 @@ func registryFindings(s *report.Socket, regs []Registration) []report.Finding {
 			Why:      "the port number does not say what runs here; judge the program, not the registration",
 			Evidence: fmt.Sprintf("%s is registered to %s; held by %s", port, describeRegs(regs), prog),
 		})
-	}
-	for _, r := range regs {
-		for _, u := range r.Unauthorized {
-			out = append(out, report.Finding{
-				ID:       IDRegistryUnauthorized,
-				Severity: report.SeverityInfo,
-				Title:    "registry records unauthorized use of this port",
-				Why:      "malware or unofficial software is known to use this port; check that the holder is what you expect",
-				Evidence: fmt.Sprintf("%s (%s): %q", port, r.Service, u),
-			})
-		}
 	}
 	return out
 }
