@@ -106,7 +106,8 @@ func TestPortRunChildListener(t *testing.T) {
 		got := out.String()
 		for _, want := range []string{
 			"On this host:",
-			fmt.Sprintf("tcp  127.0.0.1:%d  LISTEN  pid %d  ", port, cmd.Process.Pid),
+			fmt.Sprintf("tcp  127.0.0.1:%d  LISTEN  ", port),
+			fmt.Sprintf("  pid %d  ", cmd.Process.Pid),
 			os.Args[0] + " -test.run=^TestPortHelperProcess$ -- serve --flag",
 			fmt.Sprintf(" %d ← ", os.Getpid()),
 			"ago)",
@@ -156,8 +157,9 @@ func TestPortRunChildListener(t *testing.T) {
 			t.Fatalf("want a header and one row:\n%s", out)
 		}
 		f := strings.Fields(lines[1])
-		want := []string{"-", "tcp", fmt.Sprintf("127.0.0.1:%d", port), "LISTEN"}
-		if diff := cmp.Diff(want, f[:4]); diff != "" || !slices.Contains(f, strconv.Itoa(cmd.Process.Pid)) {
+		// f[0] is the severity column, which assessment fills.
+		want := []string{"tcp", fmt.Sprintf("127.0.0.1:%d", port), "LISTEN"}
+		if diff := cmp.Diff(want, f[1:4]); diff != "" || !slices.Contains(f, strconv.Itoa(cmd.Process.Pid)) {
 			t.Errorf("row %q (-want +got):\n%s", lines[1], diff)
 		}
 	})
@@ -368,5 +370,48 @@ func TestAge(t *testing.T) {
 		if got := age(d); got != want {
 			t.Errorf("age(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+func TestWriteReportJSON(t *testing.T) {
+	socks := []report.Socket{
+		{Socket: sockets.Socket{Protocol: "tcp", LocalAddr: netip.MustParseAddr("::"), LocalPort: 22, State: "LISTEN"}, Owner: report.OwnerHidden,
+			Processes: []process.Process{}, Findings: []report.Finding{}},
+		{Socket: sockets.Socket{Protocol: "udp", LocalAddr: netip.MustParseAddr("127.0.0.1"), LocalPort: 53, State: "UNCONN"}, Owner: report.OwnerNone,
+			Processes: []process.Process{{PID: 7, Name: "evil\x1b[2J", Cmdline: []string{"a\x00b"}}}, Findings: []report.Finding{}},
+	}
+	head := struct {
+		Port uint16 `json:"port"`
+	}{22}
+	for _, tty := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := writeReportJSON(&IOStreams{Out: &out, OutTTY: tty}, head, socks); err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				Port    uint16          `json:"port"`
+				Sockets []report.Socket `json:"sockets"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("%v:\n%s", err, out.String())
+			}
+			if got.Port != 22 {
+				t.Errorf("port = %d", got.Port)
+			}
+			if diff := cmp.Diff(socks, got.Sockets, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+			if strings.ContainsAny(out.String(), "\x1b\x00") {
+				t.Errorf("raw control characters in JSON: %q", out.String())
+			}
+			if indented := strings.Contains(out.String(), "\n  \"sockets\": ["); indented != tty {
+				t.Errorf("indented = %v, want %v:\n%s", indented, tty, out.String())
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := writeReportJSON(&IOStreams{Out: &out}, struct{}{}, nil); err != nil || out.String() != "{\"sockets\":[]}\n" {
+		t.Errorf("empty listing: %q, %v", out.String(), err)
 	}
 }
