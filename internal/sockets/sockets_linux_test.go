@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -497,5 +498,59 @@ func TestOwnersEmpty(t *testing.T) {
 	o, err := (&Scanner{}).Owners(testCtx(t), nil)
 	if err != nil || len(o.Holders) != 0 {
 		t.Errorf("Owners(nil) = %+v, %v", o, err)
+	}
+}
+
+// A dump larger than one datagram (about 250 sockets fit in 32 KiB) must be
+// read to its end by both backends.
+func TestListManySockets(t *testing.T) {
+	want := map[uint64]bool{}
+	for range 1500 {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		want[sockInode(t, c.(*net.UDPConn))] = true
+	}
+	for _, backend := range []string{BackendNetlink, BackendProcNet} {
+		t.Run(backend, func(t *testing.T) {
+			got, err := (&Scanner{Backend: backend}).List(testCtx(t), Query{UDP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := 0
+			for _, s := range got {
+				if want[s.Inode] {
+					found++
+				}
+			}
+			if found != len(want) {
+				t.Errorf("found %d of %d UDP sockets", found, len(want))
+			}
+		})
+	}
+}
+
+// Which netlink failures send the auto backend to /proc/net: refusals of
+// the facility, not failures of one dump.
+func TestRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"seccomp or LSM", &netlink.OpError{Op: "dial", Err: unix.EPERM}, true},
+		{"no inet_diag module", fmt.Errorf("receive tcp dump: %w", unix.ENOENT), true},
+		{"no sock_diag family", &netlink.OpError{Op: "dial", Err: unix.EPROTONOSUPPORT}, true},
+		{"bad request", fmt.Errorf("sock_diag tcp dump: %w", unix.EINVAL), false},
+		{"deadline", os.ErrDeadlineExceeded, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := refused(tt.err); got != tt.want {
+				t.Errorf("refused(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }
