@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -35,11 +36,8 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		n := len(res.Sockets)
-		var backend string
-		res.Sockets, backend, err = s.scanNS(ctx, t, q, f, res.Sockets)
+		socks, backend, err := s.scanNS(ctx, t, q, f, res.Sockets)
 		if err != nil {
-			res.Sockets = res.Sockets[:n]
 			if t.self {
 				return res, fmt.Errorf("list sockets: %w", err)
 			}
@@ -48,6 +46,7 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 			}
 			continue
 		}
+		res.Sockets = socks
 		if backend == BackendNetlink {
 			usedNetlink = true
 		} else {
@@ -115,11 +114,14 @@ func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter
 		return nil, fmt.Errorf("dial sock_diag: %w", err)
 	}
 	defer c.Close()
+	// Cancelling ctx unblocks a pending read through the deadline.
 	if d, ok := ctx.Deadline(); ok {
 		if err := c.SetDeadline(d); err != nil {
 			return nil, fmt.Errorf("set deadline: %w", err)
 		}
 	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("dial sock_diag: %w", err)
