@@ -9,7 +9,7 @@ import (
 )
 
 func ftpProtocol() Protocol {
-	return Protocol{Name: "ftp", Transport: "tcp", Ports: []uint16{21, 990, 2121}, Wave: 2, Banner: ftpBanner, Probe: ftpProbe}
+	return Protocol{Name: "ftp", Transport: "tcp", Ports: []uint16{21, 990, 2121}, Wave: 2, ServerFirst: true, Banner: ftpBanner, Probe: ftpProbe}
 }
 
 // ftpBanner knows a 220 greeting that says FTP; a bare 220 is a hint.

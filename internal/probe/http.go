@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -21,6 +22,8 @@ const (
 	maxBody  = 32 << 10 // enough for a <title>
 	maxTitle = 120      // runes
 	maxHdr   = 256      // bytes of a Server or Location header kept
+	// h2cGrace is how long the h2c check may outlast the HTTP/1 answer.
+	h2cGrace = 150 * time.Millisecond
 )
 
 func httpProtocol() Protocol {
@@ -47,6 +50,17 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if s.tls != nil && s.tls.NegotiatedProtocol == "h2" {
 		return h2Probe(ctx, c, host)
 	}
+	// The h2c check runs on its own connection alongside the GET: an h2c
+	// server answers at once, and a server that does not know the preface
+	// may wait for more, so it only gets a short grace after the GET.
+	h2c := make(chan bool, 1)
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	if s.tls == nil && s.dial != nil {
+		go func() { h2c <- h2cAnswers(hctx, s) }()
+	} else {
+		h2c <- false
+	}
 	req := "GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: portwho\r\nAccept: */*\r\nConnection: close\r\n\r\n"
 	if _, err := io.WriteString(c, req); err != nil {
 		return Match{}, false, fmt.Errorf("http write: %w", err)
@@ -59,10 +73,14 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	m := httpMatch(resp.Proto, resp.StatusCode, resp.Header, body)
-	if s.tls == nil && s.dial != nil && m.Certain {
-		if h2cAnswers(ctx, s) {
+	grace := time.NewTimer(h2cGrace)
+	defer grace.Stop()
+	select {
+	case ok := <-h2c:
+		if ok && m.Certain {
 			m.Info = joinDot(m.Info, "h2c")
 		}
+	case <-grace.C:
 	}
 	return m, true, nil
 }

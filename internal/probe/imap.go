@@ -9,7 +9,7 @@ import (
 )
 
 func imapProtocol() Protocol {
-	return Protocol{Name: "imap", Transport: "tcp", Ports: []uint16{143, 993}, Wave: 2, Banner: imapBanner, Probe: imapProbe}
+	return Protocol{Name: "imap", Transport: "tcp", Ports: []uint16{143, 993}, Wave: 2, ServerFirst: true, Banner: imapBanner, Probe: imapProbe}
 }
 
 // imapGreeting returns the text after "* OK" or "* PREAUTH" (RFC 9051 7.1).

@@ -9,7 +9,7 @@ import (
 )
 
 func pop3Protocol() Protocol {
-	return Protocol{Name: "pop3", Transport: "tcp", Ports: []uint16{110, 995}, Wave: 2, Banner: pop3Banner, Probe: pop3Probe}
+	return Protocol{Name: "pop3", Transport: "tcp", Ports: []uint16{110, 995}, Wave: 2, ServerFirst: true, Banner: pop3Banner, Probe: pop3Probe}
 }
 
 func pop3Banner(b []byte) (Match, bool) {

@@ -72,6 +72,10 @@ type Protocol struct {
 	// Wave is 1 for cheap, high-yield probes tried on any port, 2 for the
 	// second wave sent only when nothing matched.
 	Wave int
+	// ServerFirst is true when the server speaks first (a greeting, as in
+	// SMTP or MySQL): when the null probe heard nothing, the engine sends
+	// its Probe only on the protocol's own Ports.
+	ServerFirst bool
 	// Banner identifies the protocol from what the peer sent unprompted
 	// (the null probe). It must be pure and fast.
 	Banner func(banner []byte) (Match, bool)

@@ -5,6 +5,7 @@ package probe
 // its group.
 func Protocols() []Protocol {
 	return []Protocol{
+		// Text protocols and HTTP.
 		sshProtocol(),
 		smtpProtocol(),
 		ftpProtocol(),
@@ -12,5 +13,30 @@ func Protocols() []Protocol {
 		pop3Protocol(),
 		telnetProtocol(),
 		httpProtocol(),
+		// Binary protocols, TCP.
+		redisProtocol(),
+		memcachedProtocol(),
+		postgresqlProtocol(),
+		serverFirst(mysqlProtocol()),
+		mongodbProtocol(),
+		mqttProtocol(),
+		amqpProtocol(),
+		ldapProtocol(),
+		serverFirst(vncProtocol()),
+		rdpProtocol(),
+		dnsTCPProtocol(),
+		// UDP.
+		dnsProtocol(),
+		ntpProtocol(),
+		snmpProtocol(),
+		memcachedUDPProtocol(),
 	}
+}
+
+// serverFirst marks a protocol whose server greets first, so that the
+// engine does not wait for a greeting the null probe did not hear. (A
+// protocol may set ServerFirst itself; this is for those that do not yet.)
+func serverFirst(p Protocol) Protocol {
+	p.ServerFirst = true
+	return p
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func smtpProtocol() Protocol {
-	return Protocol{Name: "smtp", Transport: "tcp", Ports: []uint16{25, 465, 587, 2525}, Wave: 2, Banner: smtpBanner, Probe: smtpProbe}
+	return Protocol{Name: "smtp", Transport: "tcp", Ports: []uint16{25, 465, 587, 2525}, Wave: 2, ServerFirst: true, Banner: smtpBanner, Probe: smtpProbe}
 }
 
 // smtpBanner knows a 220 greeting that says SMTP; a bare 220 could be FTP
