@@ -24,11 +24,7 @@ func Protocols() []Protocol {
 		ldapProtocol(),
 		serverFirst(vncProtocol()),
 		rdpProtocol(),
-		dnsTCPProtocol(),
 		// UDP.
-		dnsProtocol(),
-		ntpProtocol(),
-		snmpProtocol(),
 		memcachedUDPProtocol(),
 	}
 }
