@@ -63,8 +63,10 @@ func berOIDBytes(dotted string) []byte {
 		v, _ := strconv.ParseUint(p, 10, 32) // callers pass constants
 		arcs[i] = uint32(v)
 	}
-	c := []byte{byte(arcs[0]*40 + arcs[1])}
-	for _, a := range arcs[2:] {
+	// The first two arcs share one subidentifier; each is base-128.
+	subs := append([]uint32{arcs[0]*40 + arcs[1]}, arcs[2:]...)
+	var c []byte
+	for _, a := range subs {
 		var tmp [5]byte
 		i := len(tmp) - 1
 		tmp[i] = byte(a & 0x7f)
