@@ -7,7 +7,7 @@
 // The parent opens every socket itself and hands each child its share as
 // inherited descriptors (re-exec of this binary with -hold), then closes its
 // own copies: each socket has exactly one holder, in a process that does
-// nothing but wait. All addresses are in 127.77.0.0/16 and ports in
+// nothing but wait. All addresses are in 127.SUBNET.0.0/16 and ports in
 // [--base-port, 32000), below the kernel's ephemeral range, so the workload
 // neither collides with other programs on 127.0.0.1 nor with the ephemeral
 // ports its own client ends take.
@@ -31,6 +31,7 @@ import (
 type config struct {
 	procs, listeners, udp, conns int
 	basePort                     int
+	subnet                       int
 	duration                     time.Duration
 }
 
@@ -43,6 +44,7 @@ func main() {
 	flag.IntVar(&c.udp, "udp", -1, "UDP sockets (-1: from --shape)")
 	flag.IntVar(&c.conns, "conns", -1, "established loopback TCP connections, two sockets each (-1: from --shape)")
 	flag.IntVar(&c.basePort, "base-port", 20000, "first port used")
+	flag.IntVar(&c.subnet, "subnet", 77, "use addresses 127.SUBNET.x.y, so two workloads can run side by side")
 	flag.DurationVar(&c.duration, "duration", 10*time.Minute, "exit after this long")
 	flag.Parse()
 	if *hold {
@@ -86,6 +88,9 @@ func applyShape(c *config, shape string) error {
 	if c.conns > 0 && c.listeners < c.procs {
 		return errors.New("connections need at least one listener per process")
 	}
+	if c.subnet < 1 || c.subnet > 254 {
+		return errors.New("--subnet must be in 1..254")
+	}
 	if c.basePort <= 1024 || c.basePort >= 32000 {
 		return errors.New("--base-port must be in (1024, 32000)")
 	}
@@ -100,7 +105,7 @@ func portsPerAddr(c config) int { return 32000 - c.basePort }
 func endpoint(c config, i int) netip.AddrPort {
 	per := portsPerAddr(c)
 	a := i / per
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 77, byte(a >> 8), byte(a&0xff) + 1}), uint16(c.basePort+i%per))
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, byte(c.subnet), byte(a >> 8), byte(a&0xff) + 1}), uint16(c.basePort+i%per))
 }
 
 // share returns the half-open range of n items child i of p gets.
@@ -167,8 +172,8 @@ func run(c config) error {
 		children = append(children, cmd)
 		pipes = append(pipes, w)
 	}
-	fmt.Printf("ready processes=%d tcp_listeners=%d udp=%d connections=%d sockets=%d sample_port=%d parent=%d setup=%s\n",
-		c.procs, c.listeners, c.udp, c.conns, c.listeners+c.udp+2*c.conns, sample, os.Getpid(), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("ready processes=%d tcp_listeners=%d udp=%d connections=%d sockets=%d subnet=127.%d.0.0/16 sample_port=%d parent=%d setup=%s\n",
+		c.procs, c.listeners, c.udp, c.conns, c.listeners+c.udp+2*c.conns, c.subnet, sample, os.Getpid(), time.Since(start).Round(time.Millisecond))
 
 	stdinClosed := make(chan struct{})
 	go func() {
