@@ -24,8 +24,12 @@ func Protocols() []Protocol {
 		ldapProtocol(),
 		serverFirst(vncProtocol()),
 		rdpProtocol(),
+		dnsTCPProtocol(),
 		// UDP.
 		memcachedUDPProtocol(),
+		dnsProtocol(),
+		ntpProtocol(),
+		snmpProtocol(),
 	}
 }
 
