@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Runs `portwho probe --json` and `nmap -sV` on the same loopback targets in
+one run, prints both verdicts per port side by side with each tool's total
+wall time, and fails when portwho misses or misnames a service nmap names.
+
+Called by compare.sh, which builds portwho first. Reads only nmap's -oX
+output, never its data files (their licence claims any reader of them).
+
+Service names are compared after normalise() below, applied to both tools:
+  - TLS is a property, not a name: nmap's tunnel="ssl" (shown "ssl/http")
+    and the TLS-implying names https, imaps, pop3s, smtps, ftps become the
+    plain protocol (http, imap, pop3, smtp, ftp), TLS shown as "+tls";
+  - nmap's "ssl" alone (TLS, protocol inside not found) agrees with any
+    portwho answer that reports TLS;
+  - memcached -> memcache, submission -> smtp (nmap's table names);
+  - nmap 7.93 names Mosquitto's port "mosquitto version X" (its MQTT match
+    puts the broker into the service name): any name starting with
+    "mosquitto" -> mqtt;
+  - nmap answers from its port table only (method="table", e.g. UDP ports
+    left open|filtered) are shown as guesses and not required; likewise a
+    portwho answer marked guess (from the port number alone) does not count
+    as naming a service;
+  - nmap's "unknown", "tcpwrapped" and empty names are not required.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+TLS_NAMES = {"https": "http", "imaps": "imap", "pop3s": "pop3", "smtps": "smtp",
+             "ftps": "ftp", "ldaps": "ldap", "ircs": "irc", "nntps": "nntp"}
+ALIASES = {"memcached": "memcache", "submission": "smtp",
+           "http-proxy": "http", "http-alt": "http"}
+NOT_NAMED = {"", "unknown", "tcpwrapped"}
+
+
+def normalise(name, tls=False):
+    """Returns (service, tls) in the shared vocabulary."""
+    name = (name or "").strip().lower()
+    if name.startswith("ssl/"):
+        name, tls = name[4:], True
+    if name in TLS_NAMES:
+        name, tls = TLS_NAMES[name], True
+    if name.startswith("mosquitto"):
+        name = "mqtt"
+    return ALIASES.get(name, name), tls
+
+
+def read_targets(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, transport, port, service, tls, product = line.split()[:6]
+            rows.append(dict(name=name, transport=transport, port=int(port),
+                             service=service, tls=tls == "yes", product=product))
+    return rows
+
+
+def run_timed(argv, out_path=None):
+    start = time.monotonic()
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.monotonic() - start
+    if out_path:
+        with open(out_path, "wb") as f:
+            f.write(p.stdout)
+    return p, elapsed
+
+
+def run_nmap(nmap, transport, ports, xml_path):
+    argv = [nmap, "-sV", "-Pn", "-n", "-p", ",".join(str(p) for p in ports),
+            "127.0.0.1", "-oX", xml_path]
+    if transport == "udp":
+        argv.insert(1, "-sU")
+    p, elapsed = run_timed(argv)
+    if p.returncode != 0:
+        sys.exit(f"compare: {' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+    return parse_nmap(xml_path), elapsed, argv
+
+
+def parse_nmap(xml_path):
+    """Returns {port: dict(state, service, tls, product, version, extra, method)}."""
+    found = {}
+    for port in ET.parse(xml_path).getroot().iter("port"):
+        state = port.find("state")
+        svc = port.find("service")
+        s = svc.attrib if svc is not None else {}
+        name, tls = normalise(s.get("name"), s.get("tunnel") == "ssl")
+        found[int(port.get("portid"))] = dict(
+            state=state.get("state") if state is not None else "",
+            service=name, tls=tls, product=s.get("product", ""),
+            version=s.get("version", ""), extra=s.get("extrainfo", ""),
+            method=s.get("method", ""))
+    return found
+
+
+def run_portwho(portwho, transport, ports, json_path):
+    suffix = "/udp" if transport == "udp" else ""
+    argv = [portwho, "probe", "--json"] + [f"127.0.0.1:{p}{suffix}" for p in ports]
+    p, elapsed = run_timed(argv, json_path)
+    # Exit 1 means some target was closed or unidentified: still a verdict
+    # to compare. Anything else is a broken run.
+    if p.returncode not in (0, 1):
+        sys.exit(f"compare: {' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError as e:
+        sys.exit(f"compare: portwho probe --json printed no JSON ({e}): {p.stdout[:300]!r}")
+    found = {}
+    for r in doc.get("results", []):
+        target = r.get("target", "")
+        port = int(target.split("/")[0].rsplit(":", 1)[1])
+        method = r.get("method") or ""
+        guess = bool(r.get("guess")) or method.startswith("guess")
+        name, tls = normalise(r.get("service"), bool(r.get("tls")))
+        found[port] = dict(state=r.get("state", ""), service=name, tls=tls,
+                           product=r.get("product") or "", version=r.get("version") or "",
+                           method=method, guess=guess, elapsed_ms=r.get("elapsed_ms"))
+    return found, elapsed, argv
+
+
+def describe(v, guess_mark):
+    if not v:
+        return "-", "-"
+    name = v["service"] or "unknown"
+    if v["tls"]:
+        name += "+tls"
+    if guess_mark:
+        name += " (port guess)"
+    product = " ".join(x for x in (v["product"], v["version"]) if x) or "-"
+    return name, product
+
+
+def verdict(n, w):
+    """Returns (agree text, failed) for one port."""
+    nmap_named = bool(n) and n["service"] not in NOT_NAMED and n["method"] != "table"
+    pw_named = bool(w) and w["service"] not in NOT_NAMED and not w["guess"]
+    if nmap_named:
+        if not pw_named:
+            return "NO: portwho missed it", True
+        if n["service"] == "ssl":
+            return ("yes", False) if w["tls"] else ("NO: portwho saw no TLS", True)
+        if n["service"] != w["service"]:
+            return "NO: named differently", True
+        return "yes", False
+    if pw_named:
+        return "portwho only", False
+    return "neither", False
+
+
+def cell(s):
+    return str(s).replace("|", "\\|")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--portwho", required=True)
+    ap.add_argument("--nmap", default="nmap")
+    ap.add_argument("--targets", required=True)
+    ap.add_argument("--out", required=True, help="directory for the raw XML and JSON")
+    ap.add_argument("--transport", choices=["tcp", "udp", "all"], default="all")
+    a = ap.parse_args()
+
+    targets = read_targets(a.targets)
+    failed = False
+    totals = []
+    for transport in ("tcp", "udp"):
+        if a.transport not in (transport, "all"):
+            continue
+        rows = [t for t in targets if t["transport"] == transport]
+        ports = sorted({t["port"] for t in rows})
+        if not ports:
+            continue
+        # portwho first, then nmap, one after the other so they do not
+        # compete for the two cores.
+        pw, pw_s, pw_argv = run_portwho(a.portwho, transport, ports,
+                                        os.path.join(a.out, f"portwho-{transport}.json"))
+        nm, nm_s, nm_argv = run_nmap(a.nmap, transport, ports,
+                                     os.path.join(a.out, f"nmap-{transport}.xml"))
+        print(f"\n{transport.upper()}: {len(ports)} ports\n")
+        print("| port | server | nmap service | nmap product | portwho service | portwho product | agree |")
+        print("|---|---|---|---|---|---|---|")
+        names = {}
+        for t in rows:
+            names.setdefault(t["port"], t["name"])
+        for port in ports:
+            n, w = nm.get(port), pw.get(port)
+            agree, bad = verdict(n, w)
+            failed |= bad
+            ns, np_ = describe(n, bool(n) and n["method"] == "table")
+            ws, wp = describe(w, bool(w) and w["guess"])
+            print(f"| {port}/{transport} | {names[port]} | {cell(ns)} | {cell(np_)} | {cell(ws)} | {cell(wp)} | {agree} |")
+        totals.append((transport, len(ports), pw_s, nm_s))
+        print(f"\nportwho: {' '.join(pw_argv)}\nnmap:    {' '.join(nm_argv)}")
+
+    print("\n| transport | ports | portwho s | nmap s | portwho/nmap |")
+    print("|---|---|---|---|---|")
+    for transport, count, pw_s, nm_s in totals:
+        ratio = pw_s / nm_s if nm_s else float("nan")
+        print(f"| {transport} | {count} | {pw_s:.2f} | {nm_s:.2f} | {ratio:.3f} |")
+    if failed:
+        print("\nFAIL: portwho missed or misnamed a service that nmap names", file=sys.stderr)
+        return 1
+    print("\nOK: every service nmap names, portwho names the same", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
