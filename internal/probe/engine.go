@@ -336,7 +336,10 @@ func (r *run) probeTCP(ctx context.Context, res *Result) {
 	c, err := r.dial(ctx, "tcp")
 	r.rtt = now().Sub(start)
 	if err != nil {
-		res.State, res.Error = dialState(ctx, err), err.Error()
+		res.State = dialState(ctx, err)
+		if res.State != StateClosed { // a refusal needs no explaining
+			res.Error = err.Error()
+		}
 		return
 	}
 	res.State = StateOpen
