@@ -5,6 +5,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/portwho/portwho/internal/probe"
 	"github.com/portwho/portwho/internal/render"
+	"github.com/portwho/portwho/internal/report"
 )
 
 // maxInfoWidth caps the info column of the human table, in runes.
@@ -213,4 +215,54 @@ func probeInfo(r probe.Result) string {
 		parts = append(parts, "banner "+r.Banner)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// listenerTargets turns the listeners among socks into probe targets
+// reachable through loopback: a wildcard address is probed on 127.0.0.1 or
+// ::1, a specific one on itself. Sockets in other network namespaces are
+// skipped: this host's loopback does not reach them.
+func listenerTargets(socks []report.Socket) []probe.Target {
+	var out []probe.Target
+	seen := map[string]bool{}
+	for _, s := range socks {
+		if !s.NetNS.Host && s.NetNS.Inode != 0 {
+			continue
+		}
+		if !(s.Protocol == "tcp" && s.State == "LISTEN" || s.Protocol == "udp" && s.State == "UNCONN") {
+			continue
+		}
+		addr := s.LocalAddr
+		if !addr.IsValid() || addr.IsUnspecified() {
+			addr = netip.MustParseAddr("127.0.0.1")
+			if s.Family == "inet6" && s.V6Only {
+				addr = netip.IPv6Loopback()
+			}
+		}
+		t := probe.Target{Host: addr.Unmap().WithZone("").String(), Port: s.LocalPort, Transport: s.Protocol}
+		t.Raw = t.String()
+		if !seen[t.Raw] {
+			seen[t.Raw] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// probeListeners probes each local listener of socks (portwho PORT --probe).
+func probeListeners(ctx context.Context, socks []report.Socket) []probe.Result {
+	p := &probe.Prober{}
+	return p.ProbeAll(ctx, listenerTargets(socks))
+}
+
+// writeProbeSection prints the probe results under the host section.
+func writeProbeSection(io *IOStreams, results []probe.Result) error {
+	st := io.Style()
+	if len(results) == 0 {
+		_, err := fmt.Fprintf(io.Out, "\n%s\n  no local listener to probe\n", st.Bold("Probe"))
+		return err
+	}
+	if _, err := fmt.Fprintf(io.Out, "\n%s\n", st.Bold("Probe (through loopback)")); err != nil {
+		return err
+	}
+	return writeProbeTable(io, results)
 }

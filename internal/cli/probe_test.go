@@ -8,12 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/portwho/portwho/internal/probe"
+	"github.com/portwho/portwho/internal/report"
+	"github.com/portwho/portwho/internal/sockets"
 )
 
 // probeServer listens on 127.0.0.1:0 and runs handle per connection.
@@ -165,5 +170,31 @@ func TestParseTargetsUDPFlag(t *testing.T) {
 	}
 	if ts[0].Transport != "udp" || ts[1].Transport != "tcp" {
 		t.Errorf("transports %q %q, want udp tcp", ts[0].Transport, ts[1].Transport)
+	}
+}
+
+func TestListenerTargets(t *testing.T) {
+	sock := func(proto, family, addr string, port uint16, state string, v6only bool, ns sockets.NetNS) report.Socket {
+		return report.Socket{Socket: sockets.Socket{Protocol: proto, Family: family, LocalAddr: netip.MustParseAddr(addr),
+			LocalPort: port, State: state, V6Only: v6only, NetNS: ns}}
+	}
+	host := sockets.NetNS{Inode: 1, Host: true}
+	other := sockets.NetNS{Inode: 2}
+	socks := []report.Socket{
+		sock("tcp", "inet", "0.0.0.0", 3302, "LISTEN", false, host),
+		sock("tcp", "inet6", "::", 3302, "LISTEN", false, host),       // dual-stack: same as 127.0.0.1
+		sock("tcp", "inet6", "::", 3303, "LISTEN", true, host),        // v6 only
+		sock("tcp", "inet", "127.0.0.5", 3304, "LISTEN", false, host), // a specific address
+		sock("tcp", "inet", "127.0.0.1", 3302, "ESTAB", false, host),  // not a listener
+		sock("udp", "inet", "0.0.0.0", 3302, "UNCONN", false, host),
+		sock("tcp", "inet", "0.0.0.0", 3305, "LISTEN", false, other), // another namespace
+	}
+	var got []string
+	for _, tg := range listenerTargets(socks) {
+		got = append(got, tg.String())
+	}
+	want := []string{"127.0.0.1:3302", "[::1]:3303", "127.0.0.5:3304", "127.0.0.1:3302/udp"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got)\n%s", d)
 	}
 }
