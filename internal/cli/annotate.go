@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/portwho/portwho/internal/assess"
 	"github.com/portwho/portwho/internal/policy"
@@ -108,8 +110,8 @@ func newRegistryLookup(r *registry.Registry) *registryLookup {
 	return &registryLookup{reg: r, cache: make(map[regKey][]assess.Registration)}
 }
 
-// Lookup implements assess.Registry. Reserved and unassigned records
-// (no service name) are not registrations.
+// Lookup implements assess.Registry. Reserved and unassigned records (no
+// service name) are kept only for their notes of unauthorized use.
 func (l *registryLookup) Lookup(port uint16, proto string) []assess.Registration {
 	k := regKey{port, proto}
 	if regs, ok := l.cache[k]; ok {
@@ -117,12 +119,17 @@ func (l *registryLookup) Lookup(port uint16, proto string) []assess.Registration
 	}
 	var regs []assess.Registration
 	for _, e := range l.reg.Port(port, proto) {
-		if e.Service == "" {
+		if e.Service == "" && e.Unauthorized == "" {
 			continue
 		}
 		r := assess.Registration{Service: e.Service, Description: e.Description}
-		if e.Unauthorized != "" {
+		// A range record's note is about one port in it ("Unauthorized
+		// Use Known on port 42000" on 41798-42507): quote it there only.
+		if e.Unauthorized != "" && (!e.IsRange() || strings.Contains(e.Unauthorized, strconv.Itoa(int(port)))) {
 			r.Unauthorized = []string{e.Unauthorized}
+		}
+		if r.Service == "" && r.Unauthorized == nil {
+			continue
 		}
 		regs = append(regs, r)
 	}

@@ -132,8 +132,10 @@ func generaliseExe(exe string) string {
 	return escapeGlob(strings.Join(parts, "/"))
 }
 
+// isVersion: "15", "3.11", "1.2.3"; not "001" (a counter, as in
+// mktemp-style directories) nor "2024-01" (a date).
 func isVersion(s string) bool {
-	if s == "" || s[0] < '0' || s[0] > '9' {
+	if s == "" || s[0] < '0' || s[0] > '9' || (s[0] == '0' && len(s) > 1 && s[1] != '.') {
 		return false
 	}
 	for _, c := range s {

@@ -290,3 +290,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestGeneraliseExe(t *testing.T) {
+	tests := map[string]string{
+		"/usr/lib/postgresql/15/bin/postgres": "/usr/lib/postgresql/*/bin/postgres",
+		"/opt/app/3.11.2/bin/app":             "/opt/app/*/bin/app",
+		"/tmp/TestX/001/helper":               "/tmp/TestX/001/helper",
+		"/srv/2024-01/app":                    "/srv/2024-01/app",
+		"/usr/bin/python3.11":                 "/usr/bin/python3.11",
+		"/opt/a[1]/srv":                       `/opt/a\[1\]/srv`,
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) {
+			if got := generaliseExe(in); got != want {
+				t.Errorf("generaliseExe(%q) = %q, want %q", in, got, want)
+			}
+			if !glob(generaliseExe(in), in) {
+				t.Errorf("%q does not match its own generalisation", in)
+			}
+		})
+	}
+}
