@@ -322,6 +322,7 @@ func TestProbeUDP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := p.Probe(context.Background(), targetOf(t, tc.addr, "udp"))
+			checkNoConns(t, p)
 			if d := cmp.Diff(tc.want, summarize(r)); d != "" {
 				t.Errorf("(-want +got)\n%s", d)
 			}
@@ -351,6 +352,7 @@ func TestProbeAllCapsPerPort(t *testing.T) {
 	p := &Prober{Timeout: 3 * time.Second, PerPort: 2}
 	targets := []Target{tg, tg, tg, tg}
 	rs := p.ProbeAll(context.Background(), targets)
+	checkNoConns(t, p)
 	if len(rs) != 4 {
 		t.Fatalf("%d results", len(rs))
 	}

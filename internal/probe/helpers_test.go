@@ -107,5 +107,18 @@ func probeOne(t *testing.T, p *Prober, tg Target) Result {
 	if p == nil {
 		p = &Prober{Timeout: 5 * time.Second}
 	}
-	return p.Probe(context.Background(), tg)
+	r := p.Probe(context.Background(), tg)
+	checkNoConns(t, p)
+	return r
+}
+
+// checkNoConns fails when a connection of p is still open (each holds a
+// slot in the limiter until closed).
+func checkNoConns(t *testing.T, p *Prober) {
+	t.Helper()
+	p.lim.mu.Lock()
+	defer p.lim.mu.Unlock()
+	if n := len(p.lim.slots); n != 0 {
+		t.Errorf("%d connection slots still held after Probe returned", n)
+	}
 }

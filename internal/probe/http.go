@@ -81,6 +81,10 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 			m.Info = joinDot(m.Info, "h2c")
 		}
 	case <-grace.C:
+		// Cancelling closes its connection; wait so that it does not
+		// outlive the probe.
+		hcancel()
+		<-h2c
 	}
 	return m, true, nil
 }
