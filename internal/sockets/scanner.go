@@ -58,9 +58,12 @@ type Owners struct {
 	// Unreadable counts processes whose file descriptors could not be read
 	// (permission denied): sockets with no holder may belong to one of them.
 	Unreadable int
-	// Root is true when the scan could read every process's descriptors
-	// (CAP_SYS_PTRACE on Linux), so a socket with no holder has none
-	// readable by anyone.
+	// Root is true when the scan ran with the privilege to read other
+	// users' descriptors (CAP_SYS_PTRACE on Linux, root on macOS, an
+	// elevated token on Windows). Even then Unreadable can be non-zero:
+	// a sandbox's init or a process in another user namespace may refuse
+	// root; callers should say "owner unknown" for unmatched sockets then,
+	// and "owner hidden: run as root" when Root is false.
 	Root bool
 }
 
