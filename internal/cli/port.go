@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portwho/portwho/internal/probe"
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/registry"
 	"github.com/portwho/portwho/internal/render"
@@ -40,6 +41,9 @@ type PortOptions struct {
 	Container    bool   // only sockets in containers or other namespaces
 	JSON         bool
 	NoNamespaces bool // only this process's own network namespace
+	Probe        bool // also probe each local listener on the port (portwho probe)
+
+	probed []probe.Result
 
 	// EtcServices is the services file consulted for names the registry
 	// lacks and compared with in the registry part ("" skips it).
@@ -88,6 +92,7 @@ containers (other network namespaces).`,
 	fl.BoolVar(&opts.Container, "container", false, "only sockets in containers or other network namespaces")
 	fl.BoolVar(&opts.JSON, "json", false, "write JSON (see docs/json.md)")
 	fl.BoolVar(&opts.NoNamespaces, "no-namespaces", false, "only this network namespace, not those of containers")
+	fl.BoolVar(&opts.Probe, "probe", false, "also probe each local listener on the port through loopback (see portwho probe)")
 	return cmd
 }
 
@@ -208,6 +213,12 @@ func portRun(ctx context.Context, opts *PortOptions) error {
 	if err := annotate(f, socks); err != nil {
 		return err
 	}
+	if opts.Probe {
+		if target == nil {
+			return usageErrorf("--probe needs a PORT or SERVICE")
+		}
+		opts.probed = probeListeners(ctx, socks)
+	}
 
 	if target != nil {
 		return writePortReport(opts, reg, target, socks)
@@ -235,10 +246,11 @@ func writePortReport(opts *PortOptions, reg *registry.Registry, t *portTarget, s
 	info, infoErr := lookupInfo(reg, opts.Args[0], opts.EtcServices)
 	if opts.JSON {
 		head := struct {
-			Port     uint16      `json:"port"`
-			Ports    []uint16    `json:"ports,omitempty"`
-			Registry *InfoResult `json:"registry"`
-		}{Port: t.ports[0], Registry: info}
+			Port     uint16         `json:"port"`
+			Ports    []uint16       `json:"ports,omitempty"`
+			Registry *InfoResult    `json:"registry"`
+			Probe    []probe.Result `json:"probe,omitempty"`
+		}{Port: t.ports[0], Registry: info, Probe: opts.probed}
 		if len(t.ports) > 1 {
 			head.Ports = t.ports
 		}
@@ -254,6 +266,11 @@ func writePortReport(opts *PortOptions, reg *registry.Registry, t *portTarget, s
 		}
 		if err := writeHostSection(opts.IO.Out, style, opts.Factory.Now(), t, socks); err != nil {
 			return err
+		}
+		if opts.Probe {
+			if err := writeProbeSection(opts.IO, opts.probed); err != nil {
+				return err
+			}
 		}
 	}
 	if info == nil && len(socks) == 0 {

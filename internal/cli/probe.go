@@ -130,7 +130,7 @@ func probeRun(opts *ProbeOptions) error {
 		if err := render.JSON(opts.IO.Out, ProbeJSON{Results: results}); err != nil {
 			return err
 		}
-	} else if err := writeProbeTable(opts.IO, results); err != nil {
+	} else if err := writeProbeTable(opts.IO, results, ""); err != nil {
 		return err
 	}
 	for _, r := range results {
@@ -150,7 +150,7 @@ func Identified(r probe.Result) bool {
 // writeProbeTable prints one line per target: target, state, service,
 // product and version, info, method, elapsed. Every string from the peer
 // goes through render.Sanitize.
-func writeProbeTable(io *IOStreams, results []probe.Result) error {
+func writeProbeTable(io *IOStreams, results []probe.Result, indent string) error {
 	st := io.Style()
 	var t render.Table
 	for _, r := range results {
@@ -173,7 +173,7 @@ func writeProbeTable(io *IOStreams, results []probe.Result) error {
 			fmt.Sprintf("%d ms", r.ElapsedMS),
 		)
 	}
-	return t.Write(io.Out, "")
+	return t.Write(io.Out, indent)
 }
 
 // ServiceLabel is the service as nmap prints it: "ssl/http" inside TLS,
@@ -264,5 +264,5 @@ func writeProbeSection(io *IOStreams, results []probe.Result) error {
 	if _, err := fmt.Fprintf(io.Out, "\n%s\n", st.Bold("Probe (through loopback)")); err != nil {
 		return err
 	}
-	return writeProbeTable(io, results)
+	return writeProbeTable(io, results, "  ")
 }

@@ -198,3 +198,46 @@ func TestListenerTargets(t *testing.T) {
 		t.Errorf("(-want +got)\n%s", d)
 	}
 }
+
+// TestPortProbeFlag runs portwho PORT --probe against an HTTP server of
+// this test: the host section finds it and the probe names it.
+func TestPortProbeFlag(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "lighttpd/1.4.69")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+
+	var out, errOut bytes.Buffer
+	code := Main([]string{port, "--probe"}, strings.NewReader(""), &out, &errOut)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "Probe (through loopback)") ||
+		!strings.Contains(out.String(), "127.0.0.1:"+port+"  open  http  lighttpd 1.4.69") {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	out.Reset()
+	if code := Main([]string{port, "--probe", "--json"}, strings.NewReader(""), &out, &errOut); code != ExitOK {
+		t.Fatalf("--json: exit %d", code)
+	}
+	var doc struct {
+		Probe []probe.Result `json:"probe"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Probe) != 1 || doc.Probe[0].Service != "http" || doc.Probe[0].Product != "lighttpd" {
+		t.Errorf("probe = %+v", doc.Probe)
+	}
+
+	if code := Main([]string{"--probe"}, strings.NewReader(""), &out, &errOut); code != ExitError {
+		t.Errorf("--probe without a port: exit %d, want 2", code)
+	}
+}
