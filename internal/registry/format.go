@@ -11,7 +11,8 @@
 //	         protocol, service, description, registered, modified (string refs u32),
 //	         assignee u32 (person index + 1, 0 = none), extra u32 (offset in extra)
 //	people   nPeople x 16 bytes: id, name, org, uris (string refs; uris joined by \n)
-//	ranges   u32 record indexes of records spanning more than one port
+//	ranges   per record spanning more than one port: index u32, lo u16, hi u16,
+//	         so a port lookup scans this one small table, not the records
 //	names    u32 record indexes of named records, sorted by lower-case name
 //	extra    per record, uvarints: nContacts, person indexes; nRefs, (type, data,
 //	         text) string refs; nNotes, string refs; unauthorized ref; service code ref
@@ -32,9 +33,10 @@ import (
 )
 
 const (
-	magic      = "PWIANA\x00\x01"
+	magic      = "PWIANA\x00\x02"
 	recordSize = 34
 	personSize = 16
+	rangeSize  = 8
 
 	hdrCRC      = 8
 	hdrRecords  = 12
@@ -199,7 +201,10 @@ func Encode(snap *Snapshot) ([]byte, error) {
 	out = append(out, people...)
 	put(hdrRangeOff, len(out))
 	for _, v := range ranges {
+		e := &snap.Entries[order[v]]
 		out = binary.LittleEndian.AppendUint32(out, v)
+		out = binary.LittleEndian.AppendUint16(out, e.Port)
+		out = binary.LittleEndian.AppendUint16(out, e.PortEnd)
 	}
 	put(hdrNameOff, len(out))
 	for _, v := range named {
@@ -254,7 +259,7 @@ func decode(data string, verify bool) (*Registry, error) {
 	sections := []struct{ off, size int }{
 		{r.recOff, r.nRecords * recordSize},
 		{r.peopOff, r.nPeople * personSize},
-		{r.rangeOff, r.nRanges * 4},
+		{r.rangeOff, r.nRanges * rangeSize},
 		{r.nameOff, r.nNames * 4},
 		{r.extraOff, 0},
 		{r.strOff, r.strLen},
@@ -323,6 +328,12 @@ func uvarint(s string, at, end int) (uint64, int) {
 		shift += 7
 	}
 	return 0, -1
+}
+
+// rangeAt returns the record index and bounds of the i-th range record.
+func (r *Registry) rangeAt(i int) (idx int, lo, hi uint16) {
+	at := r.rangeOff + i*rangeSize
+	return r.u32(at), r.u16(at + 4), r.u16(at + 6)
 }
 
 func (r *Registry) rec(i int) int { return r.recOff + i*recordSize }

@@ -164,8 +164,8 @@ func (r *Registry) Port(port uint16, proto string) []Entry {
 	var out []Entry
 	proto = strings.ToLower(proto)
 	for i := 0; i < r.nRanges; i++ {
-		ri := r.u32(r.rangeOff + 4*i)
-		if ri >= r.nRecords || r.recLo(ri) >= port || r.recHi(ri) < port {
+		ri, lo, hi := r.rangeAt(i)
+		if ri >= r.nRecords || lo >= port || hi < port {
 			continue
 		}
 		if protoMatches(r.recProto(ri), proto) {
@@ -188,8 +188,8 @@ func (r *Registry) Between(lo, hi uint16, proto string, limit int) (out []Entry,
 	proto = strings.ToLower(proto)
 	var idx []int
 	for i := 0; i < r.nRanges; i++ {
-		ri := r.u32(r.rangeOff + 4*i)
-		if ri < r.nRecords && r.recLo(ri) < lo && r.recHi(ri) >= lo && protoMatches(r.recProto(ri), proto) {
+		ri, rlo, rhi := r.rangeAt(i)
+		if ri < r.nRecords && rlo < lo && rhi >= lo && protoMatches(r.recProto(ri), proto) {
 			idx = append(idx, ri)
 		}
 	}

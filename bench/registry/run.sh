@@ -1,0 +1,36 @@
+#!/bin/sh
+# Side by side, in one hyperfine run: a cold `portwho info 3302` process
+# against `getent services 3302` (what a user would reach for instead) and
+# an empty Go program (the floor any Go binary pays), then the Go
+# benchmarks of the registry lookup itself.
+#
+#   bench/registry/run.sh            # RUNS=1000 bench/registry/run.sh for more
+#
+# getent exits 2 when the host's /etc/services lacks the port (Debian's does
+# not list 3302), hence -i. Needs hyperfine (apt-get install -y hyperfine).
+set -eu
+cd "$(dirname "$0")/../.."
+command -v hyperfine >/dev/null || { echo "run.sh: install hyperfine (apt-get install -y hyperfine)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -trimpath -o "$tmp/portwho" ./cmd/portwho
+go build -trimpath -o "$tmp/floor" ./bench/registry/floor
+# A cache directory with no downloaded registry: the embedded one is used.
+export XDG_CACHE_HOME="$tmp/cache"
+echo "binary: $(wc -c <"$tmp/portwho") bytes; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+hyperfine -N -i --warmup 50 --runs "${RUNS:-500}" --export-markdown "$tmp/hyperfine.md" --export-json "$tmp/hyperfine.json" \
+	"$tmp/portwho info 3302" \
+	"getent services 3302" \
+	"$tmp/floor"
+sed "s|$tmp/||g" "$tmp/hyperfine.md"
+# Medians resist the outliers a shared machine produces better than means.
+python3 - "$tmp/hyperfine.json" "$tmp/" <<'PY' || true
+import json, sys
+rs = json.load(open(sys.argv[1]))["results"]
+med = {r["command"].replace(sys.argv[2], ""): r["median"] * 1000 for r in rs}
+for c, m in med.items():
+    print(f"median {m:6.2f} ms  {c}")
+p, g = med["portwho info 3302"], med["getent services 3302"]
+print(f"portwho/getent median ratio: {p / g:.2f}")
+PY
+go test -run '^$' -bench 'Port|Search' -benchmem ./internal/registry/
