@@ -83,13 +83,24 @@ func (r *Reader) Get(pid int) (*Process, error) {
 }
 
 func (r *Reader) read(pid int) (*Process, error) {
-	dir := filepath.Join(r.procRoot(), strconv.Itoa(pid))
-	st, err := r.stat(pid)
+	d, err := openProcDir(r.procRoot(), pid)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read process %d: %w", pid, vanished(err))
+	}
+	defer d.close()
+	st, ok := r.basics[pid]
+	if !ok {
+		b, err := d.readFile("stat", 4<<10)
+		if err != nil {
+			return nil, fmt.Errorf("read process %d: %w", pid, vanished(err))
+		}
+		if st, err = parseStat(b); err != nil {
+			return nil, fmt.Errorf("read process %d: %w", pid, err)
+		}
+		r.remember(pid, st)
 	}
 	p := &Process{PID: pid, PPID: st.ppid, Name: st.comm}
-	b, err := readFile(filepath.Join(dir, "status"), 8<<10)
+	b, err := d.readFile("status", 8<<10)
 	if err != nil {
 		return nil, fmt.Errorf("read process %d: %w", pid, vanished(err))
 	}
@@ -99,22 +110,22 @@ func (r *Reader) read(pid int) (*Process, error) {
 	p.User = r.userName(p.UID)
 	// cmdline, exe, cwd, ns: a zombie or kernel thread has none, and
 	// another user's are hidden without root. Neither is an error.
-	if b, err := readFile(filepath.Join(dir, "cmdline"), maxCmdline); err == nil {
+	if b, err := d.readFile("cmdline", maxCmdline); err == nil {
 		p.Cmdline = parseCmdline(b)
 	}
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+	if exe, err := d.readlink("exe"); err == nil {
 		// The kernel marks an unlinked executable with this suffix. A file
 		// really named "x (deleted)" reads the same; that ambiguity is the
 		// kernel's, and ss/lsof share it.
 		p.Exe, p.ExeDeleted = strings.CutSuffix(exe, " (deleted)")
 	}
-	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
+	if cwd, err := d.readlink("cwd"); err == nil {
 		p.Cwd = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	if b, err := readFile(filepath.Join(dir, "cgroup"), 16<<10); err == nil {
+	if b, err := d.readFile("cgroup", 16<<10); err == nil {
 		p.Unit, p.Container, p.Cgroup = parseCgroup(b)
 	}
-	if link, err := os.Readlink(filepath.Join(dir, "ns", "net")); err == nil {
+	if link, err := d.readlink("ns/net"); err == nil {
 		p.NetNS, _ = parseNetNSLink(link)
 	}
 	if boot, ok := r.bootTime(); ok {
@@ -137,11 +148,15 @@ func (r *Reader) stat(pid int) (stat, error) {
 	if err != nil {
 		return stat{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
+	r.remember(pid, st)
+	return st, nil
+}
+
+func (r *Reader) remember(pid int, st stat) {
 	if r.basics == nil {
 		r.basics = make(map[int]stat)
 	}
 	r.basics[pid] = st
-	return st, nil
 }
 
 // parents walks up from ppid to pid 1. It stops early, without error, at a
