@@ -10,7 +10,7 @@ import (
 )
 
 func TestParseLDAPReply(t *testing.T) {
-	openldap := readTestdata(t, "openldap-2.5-rootdse.bin")
+	openldap := readTestdata(t, "slapd-2.5.13-rootdse.bin")
 	// An unwilling server: SearchResultDone with insufficientAccessRights (50).
 	denied := berTLV(berSequence, berInt(berInteger, 1), berTLV(ldapSearchDone,
 		berInt(berEnumerated, 50), berTLV(berOctetString), berTLV(berOctetString, []byte("anonymous access denied"))))
@@ -49,7 +49,7 @@ func TestParseLDAPReply(t *testing.T) {
 }
 
 func TestLdapProbe(t *testing.T) {
-	reply := readTestdata(t, "openldap-2.5-rootdse.bin")
+	reply := readTestdata(t, "slapd-2.5.13-rootdse.bin")
 	entry, done := reply[:len(reply)-14], reply[len(reply)-14:]
 	check := func(req []byte) error {
 		// An anonymous base search of "" for (objectClass=*), message 1.
@@ -82,7 +82,7 @@ func TestLdapProbe(t *testing.T) {
 }
 
 func FuzzParseLDAPReply(f *testing.F) {
-	addTestdataSeeds(f, "openldap-2.5-rootdse.bin", "389ds-rootdse.bin")
+	addTestdataSeeds(f, "slapd-2.5.13-rootdse.bin", "389ds-rootdse.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if n, err := frameLDAPReply(b); err == nil && n > len(b) {
 			t.Fatalf("frame %d beyond %d bytes", n, len(b))

@@ -66,12 +66,15 @@ func ntpMatch(r ntpReply) Match {
 		info = append(info, "unsynchronized")
 	}
 	// ntpd and NTPsec answer with stratum 16 and refid INIT until their
-	// first sync; chrony uses stratum 0 with an empty refid instead.
+	// first sync; chrony 4 uses stratum 0 with an empty refid instead, and
+	// 127.127.1.1 for its "local" reference. Hints, not proof.
 	switch {
 	case r.Stratum == 16 && ref == "INIT":
 		info = append(info, "ntpd-style")
 	case r.Stratum == 0 && r.Leap == 3 && r.RefID == [4]byte{}:
 		info = append(info, "chrony-style")
+	case r.Stratum > 1 && r.RefID == [4]byte{127, 127, 1, 1}:
+		info = append(info, "chrony-style local reference")
 	}
 	m.Info = strings.Join(info, "; ")
 	return m

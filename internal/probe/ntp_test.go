@@ -31,6 +31,10 @@ func TestParseNTPReply(t *testing.T) {
 			want: Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 16; refid INIT; unsynchronized; ntpd-style", Method: "native:ntp", Certain: true}},
 		{name: "kiss of death", in: kiss,
 			want: Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 0; kiss code RATE", Method: "native:ntp", Certain: true}},
+		{name: "chrony 4.3 with local stratum 10", in: readTestdata(t, "chrony-4.3-local-stratum10.bin"),
+			want: Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 10; refid 127.127.1.1; chrony-style local reference", Method: "native:ntp", Certain: true}},
+		{name: "chrony 4.3 unsynchronised", in: readTestdata(t, "chrony-4.3-unsync.bin"),
+			want: Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 0; unsynchronized; chrony-style", Method: "native:ntp", Certain: true}},
 		{name: "client packet", in: client, wantErr: true},
 		{name: "short", in: stratum2[:47], wantErr: true},
 	}
@@ -51,7 +55,7 @@ func TestParseNTPReply(t *testing.T) {
 }
 
 func TestNtpProbe(t *testing.T) {
-	reply := readTestdata(t, "ntp-v4-stratum2.bin")
+	reply := readTestdata(t, "chrony-4.3-local-stratum10.bin")
 	addr := binServeUDP(t, func(q []byte) [][]byte {
 		if len(q) != 48 || q[0] != 4<<3|3 {
 			t.Errorf("bad ntp request %x: want 48 bytes, v4 client mode", q)
@@ -68,7 +72,7 @@ func TestNtpProbe(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("probe: ok %v err %v", ok, err)
 	}
-	want := Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 2; refid 192.0.2.1", Method: "native:ntp", Certain: true}
+	want := Match{Service: "ntp", Product: "NTP", Version: "v4", Info: "stratum 10; refid 127.127.1.1; chrony-style local reference", Method: "native:ntp", Certain: true}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("match (-want +got):\n%s", diff)
 	}
@@ -87,7 +91,7 @@ func TestNtpProbeIgnoresUnrelatedReplies(t *testing.T) {
 }
 
 func FuzzParseNTPReply(f *testing.F) {
-	addTestdataSeeds(f, "ntp-v4-stratum2.bin")
+	addTestdataSeeds(f, "ntp-v4-stratum2.bin", "chrony-4.3-local-stratum10.bin", "chrony-4.3-unsync.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := parseNTPReply(b)
 		if err != nil {

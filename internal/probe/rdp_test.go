@@ -16,7 +16,7 @@ func TestParseRDPConfirm(t *testing.T) {
 		want    Match
 		wantErr bool
 	}{
-		{name: "negotiation selects tls", in: readTestdata(t, "rdp-cc-tls.bin"),
+		{name: "xrdp 0.9.21 selects tls", in: readTestdata(t, "xrdp-0.9.21-cc.bin"),
 			want: Match{Service: "ms-wbt-server", Info: "security: TLS", Method: "native:rdp", Certain: true}},
 		{name: "old server without negotiation", in: []byte{3, 0, 0, 11, 6, 0xd0, 0, 0, 0x12, 0x34, 0},
 			want: Match{Service: "ms-wbt-server", Info: "standard RDP security", Method: "native:rdp", Certain: true}},
@@ -51,7 +51,7 @@ func TestRdpProbe(t *testing.T) {
 			}
 			return nil
 		},
-		reply: fixed(readTestdata(t, "rdp-cc-tls.bin")),
+		reply: fixed(readTestdata(t, "xrdp-0.9.21-cc.bin")),
 	})
 	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, rdpProbe)
 	if err != nil || !ok {
@@ -67,7 +67,7 @@ func TestRdpProbe(t *testing.T) {
 }
 
 func FuzzParseRDPConfirm(f *testing.F) {
-	addTestdataSeeds(f, "rdp-cc-tls.bin")
+	addTestdataSeeds(f, "xrdp-0.9.21-cc.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if cc, err := parseRDPConfirm(b); err == nil {
 			_ = rdpMatch(cc)

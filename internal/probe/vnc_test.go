@@ -16,8 +16,10 @@ func TestParseRFB(t *testing.T) {
 		want     Match
 		wantErr  bool
 	}{
-		{name: "rfb 3.8 with vnc auth and vencrypt", banner: readTestdata(t, "vnc-rfb38-banner.bin"), security: readTestdata(t, "vnc-rfb38-security.bin"),
-			want: Match{Service: "vnc", Product: "VNC", Info: "protocol 3.8; security: VNC password, VeNCrypt", Method: "native:vnc", Certain: true}},
+		{name: "tigervnc 1.12 with TLSNone,None", banner: readTestdata(t, "tigervnc-1.12-banner.bin"), security: readTestdata(t, "tigervnc-1.12-security-vencrypt.bin"),
+			want: Match{Service: "vnc", Product: "VNC", Info: "protocol 3.8; security: VeNCrypt, none", Method: "native:vnc", Certain: true}},
+		{name: "tigervnc 1.12 with None", banner: readTestdata(t, "tigervnc-1.12-banner.bin"), security: readTestdata(t, "tigervnc-1.12-security-none.bin"),
+			want: Match{Service: "vnc", Product: "VNC", Info: "protocol 3.8; security: none", Method: "native:vnc", Certain: true}},
 		{name: "rfb 3.3 server chooses none", banner: []byte("RFB 003.003\n"), security: []byte{0, 0, 0, 1}, v33: true,
 			want: Match{Service: "vnc", Product: "VNC", Info: "protocol 3.3; security: none", Method: "native:vnc", Certain: true}},
 		{name: "apple remote desktop", banner: []byte("RFB 003.889\n"), security: []byte{2, 30, 2},
@@ -46,26 +48,26 @@ func TestParseRFB(t *testing.T) {
 }
 
 func TestVncBannerAndProbe(t *testing.T) {
-	banner := readTestdata(t, "vnc-rfb38-banner.bin")
+	banner := readTestdata(t, "tigervnc-1.12-banner.bin")
 	if m, ok := vncBanner(banner); !ok || m.Info != "protocol 3.8" {
 		t.Errorf("banner: got (%+v, %v)", m, ok)
 	}
 	addr := binServeTCP(t,
 		binStep{reply: fixed(banner)},
-		binStep{frame: frameExact(12), check: wantBytes("RFB 003.008\n"), reply: fixed(readTestdata(t, "vnc-rfb38-security.bin"))},
+		binStep{frame: frameExact(12), check: wantBytes("RFB 003.008\n"), reply: fixed(readTestdata(t, "tigervnc-1.12-security-vencrypt.bin"))},
 	)
 	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, vncProbe)
 	if err != nil || !ok {
 		t.Fatalf("probe: ok %v err %v", ok, err)
 	}
-	want := Match{Service: "vnc", Product: "VNC", Info: "protocol 3.8; security: VNC password, VeNCrypt", Method: "native:vnc", Certain: true}
+	want := Match{Service: "vnc", Product: "VNC", Info: "protocol 3.8; security: VeNCrypt, none", Method: "native:vnc", Certain: true}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("match (-want +got):\n%s", diff)
 	}
 }
 
 func FuzzParseRFB(f *testing.F) {
-	addTestdataSeeds(f, "vnc-rfb38-banner.bin", "vnc-rfb38-security.bin")
+	addTestdataSeeds(f, "tigervnc-1.12-banner.bin", "tigervnc-1.12-security-vencrypt.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if v, err := parseRFBBanner(b); err == nil {
 			_ = vncMatch(v, nil)
