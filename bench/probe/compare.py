@@ -91,8 +91,9 @@ def parse_nmap(xml_path):
         state = port.find("state")
         svc = port.find("service")
         s = svc.attrib if svc is not None else {}
-        name, tls = normalise(s.get("name"), s.get("tunnel") == "ssl")
-        found[int(port.get("portid"))] = dict(
+        raw = s.get("name", "")
+        name, tls = normalise(raw, s.get("tunnel") == "ssl")
+        found[int(port.get("portid"))] = dict(raw=raw,
             state=state.get("state") if state is not None else "",
             service=name, tls=tls, product=s.get("product", ""),
             version=s.get("version", ""), extra=s.get("extrainfo", ""),
@@ -133,8 +134,13 @@ def describe(v, guess_mark):
         name += "+tls"
     if guess_mark:
         name += " (port guess)"
-    product = " ".join(x for x in (v["product"], v["version"]) if x) or "-"
-    return name, product
+    product = " ".join(x for x in (v["product"], v["version"]) if x)
+    # Say so when the mapping renamed more than TLS, e.g. nmap's
+    # "mosquitto version 2.0.11" shown as mqtt.
+    raw = v.get("raw", "")
+    if raw and normalise(raw)[0] != raw.lower() and raw.lower() not in TLS_NAMES:
+        product = (product + " " if product else "") + f'(nmap name "{raw}")'
+    return name, product or "-"
 
 
 def verdict(n, w):
@@ -203,7 +209,7 @@ def main():
     print("|---|---|---|---|---|")
     for transport, count, pw_s, nm_s in totals:
         ratio = pw_s / nm_s if nm_s else float("nan")
-        print(f"| {transport} | {count} | {pw_s:.2f} | {nm_s:.2f} | {ratio:.3f} |")
+        print(f"| {transport} | {count} | {pw_s:.2f} | {nm_s:.2f} | {ratio:.4f} |")
     if failed:
         print("\nFAIL: portwho missed or misnamed a service that nmap names", file=sys.stderr)
         return 1

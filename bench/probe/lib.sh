@@ -13,8 +13,8 @@ PIDS_FILE="$RUN_DIR/pids.tsv"
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 2; }
 
-# targets prints "name transport port service tls product" for each target.
-targets() { grep -v '^[[:space:]]*#' "$TARGETS_FILE" | awk 'NF >= 6 { print $1, $2, $3, $4, $5, $6 }'; }
+# targets prints "name transport port service tls product starttls" for each target.
+targets() { grep -v '^[[:space:]]*#' "$TARGETS_FILE" | awk 'NF >= 7 { print $1, $2, $3, $4, $5, $6, $7 }'; }
 
 # pid_from prints the pid in a pid file (postgres writes more than one line).
 pid_from() { [ -s "$1" ] && head -n1 "$1" | tr -dc '0-9'; }
