@@ -430,24 +430,34 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	return err
 }
 
-// realSnapshot is the part-2 inventory plus assessment: the same pipeline
-// as portwho itself.
+// realSnapshot is the part-2 inventory plus assessment, the same pipeline
+// as portwho itself, with its costly parts cached between looks
+// (watch.Inventory).
 func realSnapshot(f *Factory, allNS bool) func(context.Context) ([]report.Socket, error) {
 	reg, _ := f.Registry()
-	scanner := &sockets.Scanner{ProcRoot: f.ProcRoot}
-	return func(ctx context.Context) ([]report.Socket, error) {
+	inv := &watch.Inventory{
+		Sockets:  &sockets.Scanner{ProcRoot: f.ProcRoot},
+		ProcRoot: f.ProcRoot,
 		// A fresh process reader per look: its cache must not outlive a
 		// pid that may be reused.
-		c := &report.Collector{Sockets: scanner, Procs: &process.Reader{ProcRoot: f.ProcRoot, Now: f.Now}, Registry: reg}
-		socks, err := c.Collect(ctx, sockets.Query{AllNamespaces: allNS})
-		if err != nil {
-			return nil, err
-		}
-		if err := annotate(f, socks); err != nil {
-			return nil, err
-		}
-		return socks, nil
+		NewReader: func() *process.Reader { return &process.Reader{ProcRoot: f.ProcRoot, Now: f.Now} },
+		Annotate:  func(socks []report.Socket) error { return annotate(f, socks) },
+		Query:     sockets.Query{AllNamespaces: allNS},
+		Root:      os.Geteuid() == 0,
 	}
+	if reg != nil {
+		inv.Service = func(port uint16, proto string) string {
+			for _, e := range reg.Port(port, proto) {
+				// Exact registrations sort before the ranges that
+				// cover the port; reserved records have no name.
+				if e.Service != "" {
+					return e.Service
+				}
+			}
+			return ""
+		}
+	}
+	return inv.Snapshot
 }
 
 // prune applies the retention now and then every hour.

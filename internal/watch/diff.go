@@ -11,8 +11,9 @@ import (
 // diff compares two looks and says what happened between them. openedAt
 // maps identities to when they were first seen; diff keeps it current.
 // Events come out in a stable order: closed, owner-changed, opened, finding,
-// each by identity.
-func diff(prev, cur map[Key]*Listener, openedAt map[Key]time.Time, now time.Time) []Event {
+// each by identity. quiet reports a change that raises no event (a finding
+// went away), which the metrics still need to see.
+func diff(prev, cur map[Key]*Listener, openedAt map[Key]time.Time, now time.Time) (evs []Event, quiet bool) {
 	var gone, fresh []Key
 	for k := range prev {
 		if _, ok := cur[k]; !ok {
@@ -67,34 +68,49 @@ func diff(prev, cur map[Key]*Listener, openedAt map[Key]time.Time, now time.Time
 		opened = append(opened, Event{Time: now, Type: Opened, Listener: *cur[k]})
 	}
 
-	var kept []Key
-	for k := range cur {
-		if _, ok := prev[k]; ok {
-			kept = append(kept, k)
+	// Most listeners are unchanged: walk them unsorted and sort only the
+	// few events, not every identity, each look.
+	var keptChanged, keptFound []Event
+	for k, n := range cur {
+		p, ok := prev[k]
+		if !ok {
+			continue
 		}
-	}
-	slices.SortFunc(kept, byKey)
-	for _, k := range kept {
-		p, n := prev[k], cur[k]
 		if !slices.Equal(p.PIDs, n.PIDs) {
 			ev := Event{Time: now, Type: OwnerChanged, Listener: *n, Previous: p}
 			if t, ok := openedAt[k]; ok {
 				ev.OpenedAt = &t
 			}
-			changed = append(changed, ev)
+			keptChanged = append(keptChanged, ev)
+		}
+		if !slices.EqualFunc(p.Findings, n.Findings, func(a, b report.Finding) bool { return a.ID == b.ID }) {
+			quiet = true
 		}
 		for _, f := range n.Findings {
 			if !slices.ContainsFunc(p.Findings, func(g report.Finding) bool { return g.ID == f.ID }) {
 				f := f
-				found = append(found, Event{Time: now, Type: FindingRaised, Listener: *n, Finding: &f})
+				keptFound = append(keptFound, Event{Time: now, Type: FindingRaised, Listener: *n, Finding: &f})
 			}
 		}
 	}
+	byEvent := func(a, b Event) int {
+		if c := strings.Compare(a.Listener.Key.String(), b.Listener.Key.String()); c != 0 {
+			return c
+		}
+		if a.Finding == nil || b.Finding == nil {
+			return 0
+		}
+		return strings.Compare(a.Finding.ID, b.Finding.ID)
+	}
+	slices.SortFunc(keptChanged, byEvent)
+	slices.SortFunc(keptFound, byEvent)
+	changed = append(changed, keptChanged...)
+	found = append(found, keptFound...)
 	out := make([]Event, 0, len(closed)+len(changed)+len(opened)+len(found))
 	out = append(out, closed...)
 	out = append(out, changed...)
 	out = append(out, opened...)
-	return append(out, found...)
+	return append(out, found...), quiet
 }
 
 func sameAddr(a, b Key) bool {

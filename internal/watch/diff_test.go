@@ -91,7 +91,8 @@ func TestDiff(t *testing.T) {
 				openedAt[k] = time.Unix(1, 0)
 			}
 			got := []string{}
-			for _, ev := range diff(prev, listenersOf(tt.cur, report.SeverityMedium), openedAt, now) {
+			evs, _ := diff(prev, listenersOf(tt.cur, report.SeverityMedium), openedAt, now)
+			for _, ev := range evs {
 				s := string(ev.Type) + " " + ev.Listener.Protocol + "/" + itoa(ev.Listener.Port) + " " + ev.Listener.Exe + " " + pidsText(ev.Listener.PIDs)
 				if ev.Previous != nil {
 					s += " from " + pidsText(ev.Previous.PIDs)

@@ -61,11 +61,15 @@ type Watcher struct {
 	OnScan func([]Event)
 
 	policy atomic.Pointer[func(report.Socket) bool]
+	// policyGen counts SetPolicy calls, so metrics are rebuilt when the
+	// policy changes even if no listener did.
+	policyGen atomic.Uint64
 }
 
 // SetPolicy sets what the policy allows; nil allows nothing, so every
 // listener raises alerts. Safe to call while Run is running (SIGHUP).
 func (w *Watcher) SetPolicy(allowed func(report.Socket) bool) {
+	defer w.policyGen.Add(1)
 	if allowed == nil {
 		w.policy.Store(nil)
 		return
@@ -105,6 +109,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var prev map[Key]*Listener
 	openedAt := map[Key]time.Time{}
 	first := true
+	var metricsGen uint64
 	if len(w.Known) > 0 {
 		prev = make(map[Key]*Listener, len(w.Known))
 		for _, k := range w.Known {
@@ -137,7 +142,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if prev == nil {
 				prev = map[Key]*Listener{}
 			}
-			evs := diff(prev, cur, openedAt, now)
+			evs, quiet := diff(prev, cur, openedAt, now)
 			for i := range evs {
 				evs[i].Allowed = w.allowed(&evs[i].Listener)
 				evs[i].Initial = first
@@ -148,10 +153,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 				}
 			}
 			prev = cur
-			first = false
 			if w.Metrics != nil {
 				w.Metrics.countEvents(evs)
-				w.Metrics.setState(cur, w.allowed)
+				// The gauges only move when a listener or the policy did.
+				if gen := w.policyGen.Load(); len(evs) > 0 || quiet || first || gen != metricsGen {
+					metricsGen = gen
+					w.Metrics.setState(cur, w.allowed)
+				}
 			}
 			for _, ev := range evs {
 				if ev.Allowed {
@@ -164,6 +172,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if w.OnScan != nil {
 				w.OnScan(evs)
 			}
+			first = false
 		}
 		select {
 		case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +183,83 @@ func TestHelperChild(t *testing.T) {
 	os.Exit(0)
 }
 
+// startHolder hands ln's socket to a child and returns its pid and a
+// function that makes it exit.
+func startHolder(t *testing.T, ln *net.TCPListener) (int, *os.File, func()) {
+	t.Helper()
+	f, err := ln.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$")
+	cmd.Env = append(os.Environ(), "PORTWHO_WATCH_CHILD=1")
+	cmd.ExtraFiles = []*os.File{f}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() { stdin.Close(); cmd.Wait() }
+	t.Cleanup(stop)
+	if l, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || l != "ready\n" {
+		t.Fatalf("child: %q, %v", l, err)
+	}
+	return cmd.Process.Pid, f, stop
+}
+
+// TestInventoryOwnerChange runs the hand-over against the real, cached
+// inventory (sockets over netlink, owners from /proc): the parent letting
+// go is seen at once; the child gaining the socket while the parent keeps
+// it is left to the next full refresh, which here never comes.
+func TestInventoryOwnerChange(t *testing.T) {
+	ps := &procSnap{}
+	ps.track(os.Getpid())
+	inv := &Inventory{FullEvery: 1 << 30, Root: os.Geteuid() == 0}
+	mine := func(ctx context.Context) ([]report.Socket, error) {
+		socks, err := inv.Snapshot(ctx)
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		var out []report.Socket
+		for _, s := range socks {
+			for _, p := range s.Processes {
+				if slices.Contains(ps.pids, p.PID) {
+					out = append(out, s)
+					break
+				}
+			}
+		}
+		return out, err
+	}
+	st := newStepper(mine)
+	w := &Watcher{Snapshot: st.snapshot, Interval: MinInterval, Recorder: &memRecorder{}, OnScan: st.onScan}
+	ln, port := listenTCP(t)
+	startWatcher(t, w)
+	me := os.Getpid()
+
+	evs := st.step(t)
+	if d := cmp.Diff([]brief{{Type: Opened, Proto: "tcp", Port: port, PIDs: []int{me}, Initial: true}}, briefs(evs)); d != "" {
+		t.Fatalf("first look (-want +got):\n%s", d)
+	}
+	exe, _ := os.Executable()
+	if evs[0].Listener.Exe != exe || evs[0].Listener.Process == "" || evs[0].Listener.Owner != report.OwnerKnown {
+		t.Errorf("owner not read: exe %q (want %q), process %q, owner %q", evs[0].Listener.Exe, exe, evs[0].Listener.Process, evs[0].Listener.Owner)
+	}
+	child, f, stop := startHolder(t, ln)
+	ps.track(child)
+	if d := cmp.Diff([]brief(nil), briefs(st.step(t))); d != "" {
+		t.Errorf("child inherits, parent keeps it: no full refresh, no event (-want +got):\n%s", d)
+	}
+	f.Close()
+	ln.Close()
+	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: []int{me}}}, briefs(st.step(t))); d != "" {
+		t.Errorf("parent lets go (-want +got):\n%s", d)
+	}
+	stop()
+	if d := cmp.Diff([]brief{{Type: Closed, Proto: "tcp", Port: port, PIDs: []int{child}}}, briefs(st.step(t))); d != "" {
+		t.Errorf("child exits (-want +got):\n%s", d)
+	}
+}
+
 func TestWatchOwnerChange(t *testing.T) {
 	ps := &procSnap{}
 	ps.track(os.Getpid())
@@ -198,23 +276,7 @@ func TestWatchOwnerChange(t *testing.T) {
 
 	// Hand the listener to a child, the way a supervisor or a graceful
 	// restart does: it inherits the socket, then the parent lets go.
-	f, err := ln.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChild$")
-	cmd.Env = append(os.Environ(), "PORTWHO_WATCH_CHILD=1")
-	cmd.ExtraFiles = []*os.File{f}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	if l, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || l != "ready\n" {
-		t.Fatalf("child: %q, %v", l, err)
-	}
-	child := cmd.Process.Pid
+	child, f, stop := startHolder(t, ln)
 	ps.track(child)
 	both := []int{me, child}
 	if me > child {
@@ -229,8 +291,7 @@ func TestWatchOwnerChange(t *testing.T) {
 	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: both}}, briefs(st.step(t))); d != "" {
 		t.Errorf("parent lets go (-want +got):\n%s", d)
 	}
-	stdin.Close()
-	cmd.Wait()
+	stop()
 	evs := st.step(t)
 	if d := cmp.Diff([]brief{{Type: Closed, Proto: "tcp", Port: port, PIDs: []int{child}}}, briefs(evs)); d != "" {
 		t.Errorf("child exits (-want +got):\n%s", d)
@@ -307,5 +368,45 @@ func TestWatchShutdownLeaksNothing(t *testing.T) {
 	if after := settle(before); after > before {
 		buf := make([]byte, 1<<16)
 		t.Errorf("goroutines: %d before, %d after stop\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestInventoryCachesAssessment checks that a listener is assessed once,
+// not every look, and that its findings stay on it.
+func TestInventoryCachesAssessment(t *testing.T) {
+	_, port := listenTCP(t)
+	assessed := 0
+	inv := &Inventory{
+		Annotate: func(socks []report.Socket) error {
+			for i := range socks {
+				if socks[i].LocalPort == port {
+					assessed++
+					socks[i].Findings = []report.Finding{{ID: "test", Severity: report.SeverityHigh}}
+				}
+			}
+			return nil
+		},
+		Service: func(p uint16, proto string) string {
+			if p == port {
+				return "ghost"
+			}
+			return ""
+		},
+	}
+	for look := 0; look < 3; look++ {
+		socks, err := inv.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(socks, func(s report.Socket) bool { return s.LocalPort == port })
+		if i < 0 {
+			t.Fatalf("look %d: listener on %d not listed", look, port)
+		}
+		if s := socks[i]; s.Service != "ghost" || len(s.Findings) != 1 || len(s.Processes) == 0 || s.Processes[0].PID != os.Getpid() {
+			t.Errorf("look %d: service %q findings %v processes %v", look, s.Service, s.Findings, s.Processes)
+		}
+	}
+	if assessed != 1 {
+		t.Errorf("assessed %d times in 3 looks, want once", assessed)
 	}
 }
