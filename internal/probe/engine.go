@@ -259,19 +259,29 @@ func sessionFrom(ctx context.Context, c net.Conn) *session {
 // dial opens one capped, deadlined connection to the target within the
 // per-host and per-port caps. Closing it frees its slot.
 func (r *run) dial(ctx context.Context, network string) (net.Conn, error) {
+	c, _, err := r.dialTimed(ctx, network)
+	return c, err
+}
+
+// dialTimed is dial that also says how long the connect took, not
+// counting the wait for a slot.
+func (r *run) dialTimed(ctx context.Context, network string) (net.Conn, time.Duration, error) {
 	release, err := r.p.lim.acquire(ctx, r.ip, r.addr, r.p.PerHost, r.p.PerPort)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	dial := r.p.Dial
 	if dial == nil {
 		d := &net.Dialer{}
 		dial = d.DialContext
 	}
+	now := r.p.now()
+	start := now()
 	c, err := dial(ctx, network, r.addr)
+	took := now().Sub(start)
 	if err != nil {
 		release()
-		return nil, err
+		return nil, took, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
@@ -280,7 +290,7 @@ func (r *run) dial(ctx context.Context, network string) (net.Conn, error) {
 	// Cancelling the context (another probe won, or the deadline passed)
 	// unblocks any read in progress.
 	cc.stop = context.AfterFunc(ctx, func() { _ = c.Close() })
-	return cc, nil
+	return cc, took, nil
 }
 
 func (r *run) tlsConfig() *tls.Config {
@@ -331,10 +341,8 @@ type outcome struct {
 }
 
 func (r *run) probeTCP(ctx context.Context, res *Result) {
-	now := r.p.now()
-	start := now()
-	c, err := r.dial(ctx, "tcp")
-	r.rtt = now().Sub(start)
+	c, rtt, err := r.dialTimed(ctx, "tcp")
+	r.rtt = rtt
 	if err != nil {
 		res.State = dialState(ctx, err)
 		if res.State != StateClosed { // a refusal needs no explaining
@@ -387,7 +395,7 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 					m = pm
 				}
 			}
-			_ = c0.Close()
+			closeConn(c0)
 			o.m, o.ok = m, true
 			return o
 		}
@@ -402,7 +410,7 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 			}
 		}
 	}
-	_ = c0.Close()
+	closeConn(c0)
 
 	var first, second []candidate
 	if len(banner) == 0 && ts == nil {
@@ -547,7 +555,7 @@ func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Con
 		if err != nil {
 			return outcome{}, err
 		}
-		defer c.Close()
+		defer closeConn(c)
 		ctx, cancel := context.WithTimeout(ctx, slice)
 		defer cancel()
 		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
@@ -798,6 +806,17 @@ func (c *cappedConn) Close() error {
 		c.release()
 	})
 	return err
+}
+
+// closeConn closes c and, under TLS, the connection beneath at once: a
+// tls.Conn that another goroutine (net/http's HTTP/2 client) is already
+// closing returns at once without waiting for it, and the slot must be
+// free when Probe returns.
+func closeConn(c net.Conn) {
+	_ = c.Close()
+	if tc, ok := c.(*tls.Conn); ok {
+		_ = tc.NetConn().Close()
+	}
 }
 
 // replayConn serves buf before reading from the connection: a protocol's

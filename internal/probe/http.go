@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -55,9 +56,17 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	// may wait for more, so it only gets a short grace after the GET.
 	h2c := make(chan bool, 1)
 	hctx, hcancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// On every return: cancelling closes its connection; waiting makes
+	// sure it does not outlive the probe.
+	defer wg.Wait()
 	defer hcancel()
 	if s.tls == nil && s.dial != nil {
-		go func() { h2c <- h2cAnswers(hctx, s) }()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h2c <- h2cAnswers(hctx, s)
+		}()
 	} else {
 		h2c <- false
 	}
@@ -81,10 +90,6 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 			m.Info = joinDot(m.Info, "h2c")
 		}
 	case <-grace.C:
-		// Cancelling closes its connection; wait so that it does not
-		// outlive the probe.
-		hcancel()
-		<-h2c
 	}
 	return m, true, nil
 }
