@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -159,6 +160,11 @@ func (s *Scanner) dumpNetlink(ctx context.Context, t nsTarget, q Query, f filter
 				}
 				if n == 0 {
 					return nil, fmt.Errorf("receive %s dump: %w", proto, io.ErrUnexpectedEOF)
+				}
+				// Grow by doubling, not append's 1.25x for large slices:
+				// half the garbage on a 15,000-socket dump.
+				if cap(out)-len(out) < n/diagMsgLen {
+					out = slices.Grow(out, max(len(out), 1024))
 				}
 				out, done, err = parseDiagDump(buf[:n], sent.Header.Sequence, proto, t.ns, out)
 				if err != nil {
