@@ -64,6 +64,10 @@ func TestListOtherNamespaces(t *testing.T) {
 				if got.NetNS.Label != name || got.NetNS.Host || got.Inode == 0 {
 					t.Errorf("got %+v, want label %q, not host, an inode", got, name)
 				}
+				i := slices.IndexFunc(r.Namespaces, func(n Namespace) bool { return n.NetNS.Inode == st.Ino })
+				if i < 0 || r.Namespaces[i].PID == 0 || r.Namespaces[0].NetNS.Inode == st.Ino {
+					t.Errorf("namespaces %+v: want %s listed after ours, with a pid", r.Namespaces, name)
+				}
 				// The host namespace's listing must not contain it.
 				host, err := s.List(testCtx(t), Query{TCP: true})
 				if err != nil {

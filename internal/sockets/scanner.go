@@ -46,9 +46,21 @@ type Result struct {
 	// Backend is the backend that produced the sockets: "netlink",
 	// "procnet", "netlink+procnet" when some namespaces fell back, or "os".
 	Backend string
+	// Namespaces lists the network namespaces that were listed, ours first,
+	// each with a process inside when one is known, so callers can name
+	// them after that process's container.
+	Namespaces []Namespace
 	// Skipped lists namespaces that could not be read (a namespace
 	// vanished, or entering it was refused); the rest of the listing stands.
 	Skipped []error
+}
+
+// Namespace is one listed network namespace.
+type Namespace struct {
+	NetNS NetNS
+	// PID is a process inside it (0 for our own, or for a namespace only an
+	// `ip netns` bind mount keeps alive).
+	PID int
 }
 
 // Owners says which processes hold which sockets.

@@ -93,7 +93,8 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 	s.os.mu.Lock()
 	s.os.holders = holders
 	s.os.mu.Unlock()
-	return Result{Sockets: out, Backend: BackendOS}, nil
+	host := NetNS{Host: true, Label: "host"}
+	return Result{Sockets: out, Backend: BackendOS, Namespaces: []Namespace{{NetNS: host}}}, nil
 }
 
 // Owners answers from the latest Scan: the OS reported pids with sockets.

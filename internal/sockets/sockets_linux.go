@@ -48,6 +48,7 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 			continue
 		}
 		res.Sockets = socks
+		res.Namespaces = append(res.Namespaces, Namespace{NetNS: t.ns, PID: t.pid})
 		if backend == BackendNetlink {
 			usedNetlink = true
 		} else {
