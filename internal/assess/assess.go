@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/report"
 	"github.com/portwho/portwho/internal/sockets"
 )
@@ -80,8 +81,16 @@ type Assessor struct {
 	// Allowed reports whether the user's policy allows a socket; an allowed
 	// socket's exposure is only info. Nil allows nothing.
 	Allowed func(*report.Socket) bool
+	// ServiceKnown says the sockets' Service fields were filled from the
+	// same registry, so a socket without one is unregistered without
+	// asking the registry again. It saves a lookup per listener on hosts
+	// with thousands of ports; the price is that notes of unauthorized use
+	// on unassigned records ("Known Unauthorized Use on 100") are not
+	// quoted for those ports.
+	ServiceKnown bool
 
 	notes []string
+	cache caches
 }
 
 // New returns an Assessor with cfg and the lookups given.
@@ -104,6 +113,7 @@ func (a *Assessor) note(format string, args ...any) {
 // looked up once for all executables that need it, in one batch.
 func (a *Assessor) Annotate(socks []report.Socket) {
 	a.notes = a.notes[:0]
+	a.resetCaches()
 	owners := a.packageOwners(socks)
 	for i := range socks {
 		socks[i].Findings = a.assess(&socks[i], owners)
@@ -114,34 +124,121 @@ func (a *Assessor) Annotate(socks []report.Socket) {
 // It looks up package ownership for this socket's executables alone; use
 // Annotate for many sockets.
 func (a *Assessor) Assess(s *report.Socket) []report.Finding {
+	a.resetCaches()
 	return a.assess(s, a.packageOwners([]report.Socket{*s}))
 }
 
+// The caches hold what one run has judged already. A host with 17,000
+// sockets has a few hundred processes and a few thousand ports: process
+// findings are computed once per pid, registry texts once per service and
+// program, daemon globs once per executable; registry lookups are the
+// caller's to cache (nearly every listener has a port of its own). Sockets
+// share the finding values (strings are
+// immutable), so judging costs little more than copying them.
+type caches struct {
+	proc     map[int][]report.Finding // exe-*, masquerade, by pid
+	shell    map[int][]report.Finding // shell-listener, by pid
+	mismatch map[mismatchKey]report.Finding
+	names    map[string]string // normalizeName
+	daemons  daemonCache
+}
+
+func (a *Assessor) resetCaches() {
+	a.cache = caches{
+		proc:     make(map[int][]report.Finding),
+		shell:    make(map[int][]report.Finding),
+		mismatch: make(map[mismatchKey]report.Finding),
+		names:    make(map[string]string),
+		daemons:  make(daemonCache),
+	}
+}
+
 func (a *Assessor) assess(s *report.Socket, owners map[string]string) []report.Finding {
-	var regs []Registration
-	if a.Registry != nil && IsListening(&s.Socket) {
-		regs = a.Registry.Lookup(s.LocalPort, s.Protocol)
-	}
-	allowed := a.Allowed != nil && a.Allowed(s)
 	c := &a.Config
+	listening := IsListening(&s.Socket)
+	// Findings gather in a buffer on the stack; the socket gets one
+	// exact-size slice, or a shared empty one.
+	var buf [12]report.Finding
+	fs := buf[:0]
+	if f, ok := exposure(s, c, a.Allowed, &a.cache.daemons); ok {
+		fs = append(fs, f)
+	}
+	for i := range s.Processes {
+		p := &s.Processes[i]
+		if sameExeEarlier(s.Processes[:i], p) {
+			continue // a master and its workers: one finding, not one each
+		}
+		fs = append(fs, a.processFindings(p, owners)...)
+		if listening {
+			fs = append(fs, a.shellFindings(p)...)
+		}
+	}
+	if f, ok := noOwner(s, c); ok {
+		fs = append(fs, f)
+	}
+	if listening && a.Registry != nil {
+		var regs []Registration
+		if !a.ServiceKnown || s.Service != "" {
+			regs = a.Registry.Lookup(s.LocalPort, s.Protocol)
+		}
+		fs = a.judgeRegistry(fs, s, regs)
+	}
+	if len(fs) == 0 {
+		return []report.Finding{} // JSON [], not null; no allocation
+	}
+	return c.apply(slices.Clone(fs))
+}
+
+func sameExeEarlier(earlier []process.Process, p *process.Process) bool {
+	for i := range earlier {
+		if earlier[i].Exe == p.Exe && earlier[i].ExeDeleted == p.ExeDeleted && earlier[i].Name == p.Name {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Assessor) processFindings(p *process.Process, owners map[string]string) []report.Finding {
+	if fs, ok := a.cache.proc[p.PID]; ok {
+		return fs
+	}
 	var fs []report.Finding
-	fs = append(fs, exposure(s, c, allowed)...)
-	fs = append(fs, exeDeleted(s)...)
-	fs = append(fs, exeWritableDir(s, c, a.Dirs)...)
+	if f, ok := exeDeleted(p); ok {
+		fs = append(fs, f)
+	}
+	if f, ok := exeWritableDir(p, &a.Config, a.Dirs); ok {
+		fs = append(fs, f)
+	}
 	if a.Packages != nil {
-		fs = append(fs, exeUnpackaged(s, owners, a.Packages.Name())...)
+		if f, ok := exeUnpackaged(p, owners, a.Packages.Name()); ok {
+			fs = append(fs, f)
+		}
 	}
-	fs = append(fs, masquerade(s)...)
-	fs = append(fs, shellListener(s, c)...)
-	fs = append(fs, noOwner(s, c)...)
-	if a.Registry != nil {
-		fs = append(fs, registryFindings(s, regs)...)
+	if f, ok := masquerade(p); ok {
+		fs = append(fs, f)
 	}
-	return c.apply(fs)
+	a.cache.proc[p.PID] = fs
+	return fs
+}
+
+func (a *Assessor) shellFindings(p *process.Process) []report.Finding {
+	if fs, ok := a.cache.shell[p.PID]; ok {
+		return fs
+	}
+	var fs []report.Finding
+	if f, ok := shellListener(p, &a.Config); ok {
+		fs = []report.Finding{f}
+	}
+	a.cache.shell[p.PID] = fs
+	return fs
 }
 
 // apply drops ignored ids, applies severity overrides and sorts.
 func (c *Config) apply(fs []report.Finding) []report.Finding {
+	if len(c.Ignore) == 0 && len(c.Severity) == 0 {
+		sortFindings(fs)
+		return fs
+	}
 	out := fs[:0]
 	for _, f := range fs {
 		if slices.Contains(c.Ignore, f.ID) {
@@ -152,16 +249,24 @@ func (c *Config) apply(fs []report.Finding) []report.Finding {
 		}
 		out = append(out, f)
 	}
-	slices.SortStableFunc(out, func(x, y report.Finding) int {
+	sortFindings(out)
+	if len(out) == 0 {
+		return []report.Finding{}
+	}
+	return out
+}
+
+// sortFindings puts the gravest first; ties keep a stable id order.
+func sortFindings(fs []report.Finding) {
+	if len(fs) < 2 {
+		return
+	}
+	slices.SortStableFunc(fs, func(x, y report.Finding) int {
 		if x.Severity != y.Severity {
 			return int(y.Severity) - int(x.Severity)
 		}
 		return strings.Compare(x.ID, y.ID)
 	})
-	if len(out) == 0 {
-		return []report.Finding{} // JSON [], not null; no allocation
-	}
-	return out
 }
 
 // IsListening reports whether a socket waits for peers: a TCP socket in

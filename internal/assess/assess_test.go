@@ -373,14 +373,14 @@ func TestNoPackageManagerIsANote(t *testing.T) {
 
 func TestExposedNamesDualStack(t *testing.T) {
 	s := listener("tcp", "::", 8080, proc(5, "app", "/opt/app/app", "root"))
-	got := exposure(&s, &Config{}, false)
-	if len(got) != 1 || !strings.Contains(got[0].Evidence, "dual-stack") {
+	got, ok := exposure(&s, &Config{}, nil, nil)
+	if !ok || !strings.Contains(got.Evidence, "dual-stack") {
 		t.Fatalf("exposure = %+v", got)
 	}
 	s.V6Only = true
-	got = exposure(&s, &Config{}, true)
-	if strings.Contains(got[0].Evidence, "dual-stack") || got[0].Severity != report.SeverityInfo {
-		t.Errorf("v6only allowed exposure = %+v", got[0])
+	got, _ = exposure(&s, &Config{}, func(*report.Socket) bool { return true }, nil)
+	if strings.Contains(got.Evidence, "dual-stack") || got.Severity != report.SeverityInfo {
+		t.Errorf("v6only allowed exposure = %+v", got)
 	}
 }
 

@@ -57,3 +57,14 @@ func (d *StatDirs) Dir(p *process.Process, dir string) (DirInfo, error) {
 	d.cache[key] = r
 	return r.info, r.err
 }
+
+// privateFile reports a regular file owned by this user that no one else
+// may write.
+func privateFile(name string) bool {
+	fi, err := os.Lstat(name)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}

@@ -15,22 +15,17 @@ import (
 // exeDeleted: malware often deletes its binary once running, so nothing is
 // left on disk to inspect. A package upgrade that replaced a running
 // daemon's binary looks the same; the why says so.
-func exeDeleted(s *report.Socket) []report.Finding {
-	var out []report.Finding
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		if !p.ExeDeleted {
-			continue
-		}
-		out = append(out, report.Finding{
-			ID:       IDExeDeleted,
-			Severity: report.SeverityHigh,
-			Title:    "executable deleted from disk while running",
-			Why:      "common for malware that hides its binary; also seen when an upgrade replaced a daemon that was not restarted (restart it, then check again)",
-			Evidence: fmt.Sprintf("pid %d: /proc/%d/exe -> %s (deleted)", p.PID, p.PID, cleanExe(p.Exe)),
-		})
+func exeDeleted(p *process.Process) (report.Finding, bool) {
+	if !p.ExeDeleted {
+		return report.Finding{}, false
 	}
-	return out
+	return report.Finding{
+		ID:       IDExeDeleted,
+		Severity: report.SeverityHigh,
+		Title:    "executable deleted from disk while running",
+		Why:      "common for malware that hides its binary; also seen when an upgrade replaced a daemon that was not restarted (restart it, then check again)",
+		Evidence: fmt.Sprintf("pid %d: /proc/%d/exe -> %s (deleted)", p.PID, p.PID, cleanExe(p.Exe)),
+	}, true
 }
 
 func cleanExe(exe string) string { return strings.TrimSuffix(exe, " (deleted)") }
@@ -54,42 +49,35 @@ var tempDirs = [...]string{"/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/var/loc
 // may have been dropped there by that someone, and can be replaced under a
 // running service. Temporary directories are judged by path; elsewhere the
 // directory and its parents are checked through dirs.
-func exeWritableDir(s *report.Socket, c *Config, dirs DirLookup) []report.Finding {
-	var out []report.Finding
-	seen := map[string]bool{}
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		exe := cleanExe(p.Exe)
-		if exe == "" || !strings.HasPrefix(exe, "/") || seen[exe] {
-			continue
-		}
-		seen[exe] = true
-		dir := path.Dir(exe)
-		if trustedDir(dir, c) {
-			continue
-		}
-		why := ""
-		for _, t := range tempDirs {
-			if dir == t || strings.HasPrefix(dir, t+"/") {
-				why = "in " + t + ", which every user can write"
-				break
-			}
-		}
-		if why == "" && dirs != nil {
-			why = writableBy(p, dir, dirs)
-		}
-		if why == "" {
-			continue
-		}
-		out = append(out, report.Finding{
-			ID:       IDExeWritableDir,
-			Severity: report.SeverityHigh,
-			Title:    "executable runs from a writable directory (" + dir + ")",
-			Why:      "system services run from root-owned directories; a binary where others can write may have been dropped there, and can be swapped under the running service",
-			Evidence: fmt.Sprintf("pid %d: %s: %s", p.PID, exe, why),
-		})
+func exeWritableDir(p *process.Process, c *Config, dirs DirLookup) (report.Finding, bool) {
+	exe := cleanExe(p.Exe)
+	if exe == "" || !strings.HasPrefix(exe, "/") {
+		return report.Finding{}, false
 	}
-	return out
+	dir := path.Dir(exe)
+	if trustedDir(dir, c) {
+		return report.Finding{}, false
+	}
+	why := ""
+	for _, t := range tempDirs {
+		if dir == t || strings.HasPrefix(dir, t+"/") {
+			why = "in " + t + ", which every user can write"
+			break
+		}
+	}
+	if why == "" && dirs != nil {
+		why = writableBy(p, dir, dirs)
+	}
+	if why == "" {
+		return report.Finding{}, false
+	}
+	return report.Finding{
+		ID:       IDExeWritableDir,
+		Severity: report.SeverityHigh,
+		Title:    "executable runs from a writable directory (" + dir + ")",
+		Why:      "system services run from root-owned directories; a binary where others can write may have been dropped there, and can be swapped under the running service",
+		Evidence: fmt.Sprintf("pid %d: %s: %s", p.PID, exe, why),
+	}, true
 }
 
 func trustedDir(dir string, c *Config) bool {

@@ -12,9 +12,9 @@ import (
 // surprise for a debug server; only the user (or the list of well-known
 // daemons) can say which, so an expected one is info and anything else
 // medium.
-func exposure(s *report.Socket, c *Config, allowed bool) []report.Finding {
+func exposure(s *report.Socket, c *Config, allowed func(*report.Socket) bool, daemons *daemonCache) (report.Finding, bool) {
 	if !IsListening(&s.Socket) || !s.LocalAddr.IsValid() || isLoopback(s.LocalAddr) {
-		return nil
+		return report.Finding{}, false
 	}
 	wild := s.LocalAddr.IsUnspecified()
 	addr := netip.AddrPortFrom(s.LocalAddr, s.LocalPort).String()
@@ -24,13 +24,16 @@ func exposure(s *report.Socket, c *Config, allowed bool) []report.Finding {
 	case wild && hostNS:
 		f.Title = "listening on every interface, not only loopback"
 		f.Why = "any machine that can route to this host can connect; a service meant for local use should bind 127.0.0.1 or ::1"
-		f.Evidence = "bound to " + addr + dualStack(s)
+		f.Evidence = "bound to " + addr
+		if dualStack(s) {
+			f.Evidence += " (dual-stack: IPv4 and IPv6)"
+		}
 	case wild:
 		// A container's wildcard is its own veth, not the host's NICs
 		// (osquery is criticised for calling these public).
 		f.Title = fmt.Sprintf("listening on every interface of network namespace %s, not the host's", nsName(s))
 		f.Why = "reachable from that namespace's network (a container bridge or a published port), not directly from the host's interfaces"
-		f.Evidence = fmt.Sprintf("bound to %s%s in netns %s (inode %d)", addr, dualStack(s), nsName(s), s.NetNS.Inode)
+		f.Evidence = fmt.Sprintf("bound to %s in netns %s (inode %d)", addr, nsName(s), s.NetNS.Inode)
 		f.Severity = report.SeverityLow
 	default:
 		f.Title = "listening on a non-loopback address " + s.LocalAddr.String()
@@ -40,21 +43,18 @@ func exposure(s *report.Socket, c *Config, allowed bool) []report.Finding {
 			f.Evidence += " in netns " + nsName(s)
 		}
 	}
-	if allowed {
+	if allowed != nil && allowed(s) {
 		f.Severity = report.SeverityInfo
 		f.Why = "allowed by the policy; " + f.Why
-	} else if d, ok := expectedDaemon(s, c); ok {
+	} else if d, ok := expectedDaemon(s, c, daemons); ok {
 		f.Severity = report.SeverityInfo
-		f.Why = fmt.Sprintf("expected: %s serves this port publicly by design", d)
+		f.Why = "expected: " + d + " serves this port publicly by design"
 	}
-	return []report.Finding{f}
+	return f, true
 }
 
-func dualStack(s *report.Socket) string {
-	if s.Family == "inet6" && s.LocalAddr.Is6() && s.LocalAddr.IsUnspecified() && !s.V6Only {
-		return " (dual-stack: IPv4 and IPv6)"
-	}
-	return ""
+func dualStack(s *report.Socket) bool {
+	return s.Family == "inet6" && s.LocalAddr.Is6() && s.LocalAddr.IsUnspecified() && !s.V6Only
 }
 
 func nsName(s *report.Socket) string {
@@ -67,14 +67,14 @@ func nsName(s *report.Socket) string {
 // expectedDaemon reports a holder that is a known public daemon on this
 // port. Every holder must qualify: a shell that inherited sshd's socket is
 // not sshd.
-func expectedDaemon(s *report.Socket, c *Config) (string, bool) {
+func expectedDaemon(s *report.Socket, c *Config, cache *daemonCache) (string, bool) {
 	if len(s.Processes) == 0 {
 		return "", false
 	}
 	name := ""
 	for i := range s.Processes {
 		p := &s.Processes[i]
-		if p.ExeDeleted || !daemonAllowed(p.Exe, s.LocalPort, c) {
+		if p.ExeDeleted || !daemonAllowed(p.Exe, s.LocalPort, c, cache) {
 			return "", false
 		}
 		name = p.Exe
@@ -82,11 +82,30 @@ func expectedDaemon(s *report.Socket, c *Config) (string, bool) {
 	return name, true
 }
 
-func daemonAllowed(exe string, port uint16, c *Config) bool {
-	for _, d := range c.ExposedDaemons {
-		if !globMatch(d.Exe, exe) {
-			continue
+// daemonCache remembers, per executable, the daemons entries it matches:
+// globbing every entry for each of thousands of exposed sockets showed in
+// profiles, while a host has only a few hundred executables.
+type daemonCache map[string][]Daemon
+
+func daemonAllowed(exe string, port uint16, c *Config, cache *daemonCache) bool {
+	ds, ok := []Daemon(nil), false
+	if cache != nil && *cache != nil {
+		ds, ok = (*cache)[exe]
+	}
+	if !ok {
+		for _, d := range c.ExposedDaemons {
+			if globMatch(d.Exe, exe) {
+				ds = append(ds, d)
+			}
 		}
+		if cache != nil {
+			if *cache == nil {
+				*cache = make(daemonCache)
+			}
+			(*cache)[exe] = ds
+		}
+	}
+	for _, d := range ds {
 		if len(d.Ports) == 0 {
 			return true
 		}

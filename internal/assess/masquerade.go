@@ -15,21 +15,18 @@ import (
 // not question. Two disguises are plain enough to call: a kernel thread's
 // name on a program that holds a socket (kernel threads have no files),
 // and the name of a well-known daemon on a different executable.
-func masquerade(s *report.Socket) []report.Finding {
-	var out []report.Finding
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		if ev := masqueradeEvidence(p); ev != "" {
-			out = append(out, report.Finding{
-				ID:       IDMasquerade,
-				Severity: report.SeverityHigh,
-				Title:    "process name disguises its executable",
-				Why:      "programs rename themselves to look like kernel threads or system daemons so that they are overlooked in ps and top",
-				Evidence: ev,
-			})
-		}
+func masquerade(p *process.Process) (report.Finding, bool) {
+	ev := masqueradeEvidence(p)
+	if ev == "" {
+		return report.Finding{}, false
 	}
-	return out
+	return report.Finding{
+		ID:       IDMasquerade,
+		Severity: report.SeverityHigh,
+		Title:    "process name disguises its executable",
+		Why:      "programs rename themselves to look like kernel threads or system daemons so that they are overlooked in ps and top",
+		Evidence: ev,
+	}, true
 }
 
 func masqueradeEvidence(p *process.Process) string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/report"
 )
 
@@ -31,40 +33,20 @@ type PackageLookup interface {
 // exeUnpackaged: a listener whose binary no package installed was put there
 // by hand, a build, or an intruder. Low: self-built and vendor software is
 // common; it is context, not an alarm.
-func exeUnpackaged(s *report.Socket, owners map[string]string, manager string) []report.Finding {
-	if owners == nil {
-		return nil
+func exeUnpackaged(p *process.Process, owners map[string]string, manager string) (report.Finding, bool) {
+	if owners == nil || !needsPackage(p.Exe, p.ExeDeleted, p.Container != nil) {
+		return report.Finding{}, false
 	}
-	var out []report.Finding
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		if !needsPackage(p.Exe, p.ExeDeleted, p.Container != nil) {
-			continue
-		}
-		if _, ok := owners[p.Exe]; ok {
-			continue
-		}
-		if containsEvidence(out, p.Exe) {
-			continue
-		}
-		out = append(out, report.Finding{
-			ID:       IDExeUnpackaged,
-			Severity: report.SeverityLow,
-			Title:    "executable not installed by any package",
-			Why:      "nothing records where it came from or keeps it updated; it was built, copied or dropped here by hand",
-			Evidence: fmt.Sprintf("%s: no %s package owns it (pid %d)", p.Exe, manager, p.PID),
-		})
+	if _, ok := owners[p.Exe]; ok {
+		return report.Finding{}, false
 	}
-	return out
-}
-
-func containsEvidence(fs []report.Finding, exe string) bool {
-	for _, f := range fs {
-		if strings.HasPrefix(f.Evidence, exe+":") {
-			return true
-		}
-	}
-	return false
+	return report.Finding{
+		ID:       IDExeUnpackaged,
+		Severity: report.SeverityLow,
+		Title:    "executable not installed by any package",
+		Why:      "nothing records where it came from or keeps it updated; it was built, copied or dropped here by hand",
+		Evidence: fmt.Sprintf("%s: no %s package owns it (pid %d)", p.Exe, manager, p.PID),
+	}, true
 }
 
 // needsPackage: a deleted binary is already high and a container's files
@@ -124,7 +106,13 @@ func DetectPackages(root string) PackageLookup {
 // `dpkg -S` that would do the same pass plus a fork. Answers are cached.
 type Dpkg struct {
 	InfoDir string
-	cache   map[string]string // path -> package, "" when unowned
+	// CacheFile, when set, keeps answers between runs, valid while the
+	// database directory's modification time is unchanged (dpkg creates,
+	// renames or removes a .list there on every install or removal). A
+	// warm run then reads one small file instead of the whole database.
+	CacheFile string
+	cache     map[string]string // path -> package, "" when unowned
+	loaded    bool
 }
 
 // Name implements PackageLookup.
@@ -134,6 +122,11 @@ func (d *Dpkg) Name() string { return "dpkg" }
 func (d *Dpkg) Owners(paths []string) (map[string]string, error) {
 	if d.cache == nil {
 		d.cache = make(map[string]string)
+	}
+	stamp := d.stamp()
+	if !d.loaded {
+		d.loaded = true
+		d.loadCache(stamp)
 	}
 	// want maps every spelling dpkg may use (see usrMergeAliases) to the
 	// paths asked for; /bin/bash and /usr/bin/bash share spellings.
@@ -158,6 +151,7 @@ func (d *Dpkg) Owners(paths []string) (map[string]string, error) {
 				d.cache[p] = found[p]
 			}
 		}
+		d.saveCache(stamp)
 	}
 	out := make(map[string]string, len(paths))
 	for _, p := range paths {
@@ -166,6 +160,72 @@ func (d *Dpkg) Owners(paths []string) (map[string]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// dpkgCache is the CacheFile's JSON form.
+type dpkgCache struct {
+	InfoDir string            `json:"info_dir"`
+	Stamp   int64             `json:"stamp"`
+	Owners  map[string]string `json:"owners"`
+}
+
+// maxCacheEntries bounds the file: a host runs a few hundred executables.
+const maxCacheEntries = 4096
+
+// stamp is the database directory's modification time, 0 if unknown
+// (which disables the cache).
+func (d *Dpkg) stamp() int64 {
+	fi, err := os.Stat(d.InfoDir)
+	if err != nil {
+		return 0
+	}
+	return fi.ModTime().UnixNano()
+}
+
+// loadCache takes answers from CacheFile when it describes this database
+// as it is now. A file someone else could have written is ignored: it
+// could mark a dropped binary as packaged.
+func (d *Dpkg) loadCache(stamp int64) {
+	if d.CacheFile == "" || stamp == 0 || !privateFile(d.CacheFile) {
+		return
+	}
+	f, err := os.Open(d.CacheFile)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var c dpkgCache
+	if json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&c) != nil || c.Stamp != stamp || c.InfoDir != d.InfoDir {
+		return
+	}
+	for p, pkg := range c.Owners {
+		d.cache[p] = pkg
+	}
+}
+
+// saveCache writes what is known, atomically (temp file and rename), and
+// quietly gives up on any error: the cache only saves time.
+func (d *Dpkg) saveCache(stamp int64) {
+	if d.CacheFile == "" || stamp == 0 || len(d.cache) > maxCacheEntries {
+		return
+	}
+	b, err := json.Marshal(dpkgCache{InfoDir: d.InfoDir, Stamp: stamp, Owners: d.cache})
+	if err != nil {
+		return
+	}
+	dir := filepath.Dir(d.CacheFile)
+	if os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(dir, ".dpkg-owners-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil || os.Rename(tmp.Name(), d.CacheFile) != nil {
+		os.Remove(tmp.Name())
+	}
 }
 
 // usrMergeAliases: on a /usr-merged system /bin is a symlink to /usr/bin,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -158,5 +159,59 @@ func BenchmarkDpkgOwners(b *testing.B) {
 		if _, err := d.Owners(paths); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDpkgCacheFile: answers persist between runs while the database
+// directory is unchanged, and are dropped when it changes or when the
+// cache file could have been written by someone else.
+func TestDpkgCacheFile(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "openssh-server.list")
+	if err := os.WriteFile(list, []byte("/usr/sbin/sshd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "sub", "dpkg-owners.json")
+	owners := func() map[string]string {
+		t.Helper()
+		d := &Dpkg{InfoDir: dir, CacheFile: cache}
+		got, err := d.Owners([]string{"/usr/sbin/sshd"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := owners(); got["/usr/sbin/sshd"] != "openssh-server" {
+		t.Fatalf("first run: %v", got)
+	}
+	// Remove the list but keep the directory's time: the cache answers.
+	if err := os.Remove(list); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); got["/usr/sbin/sshd"] != "openssh-server" {
+		t.Errorf("warm run did not use the cache: %v", got)
+	}
+	// A cache others may write is not believed.
+	if err := os.Chmod(cache, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); len(got) != 0 {
+		t.Errorf("world-writable cache believed: %v", got)
+	}
+	os.Chmod(cache, 0o600)
+	// The database changed: the cache is stale.
+	later := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(dir, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(); len(got) != 0 {
+		t.Errorf("stale cache used after the database changed: %v", got)
 	}
 }

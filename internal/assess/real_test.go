@@ -306,7 +306,7 @@ func TestRealRegistryFindings(t *testing.T) {
 	}{
 		{"the ghost registration", 3302, IDRegisteredMismatch, "mcs-fastmail (MCS Fastmail)"},
 		{"unauthorized use on record", 106, IDRegistryUnauthorized, "Known Unauthorized Use on 106"},
-		{"unassigned port", 24999, IDUnregistered, "tcp/24999 is not assigned"},
+		{"unassigned port", 24999, IDUnregistered, "assigns no service to this port over tcp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package assess
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/portwho/portwho/internal/report"
@@ -10,20 +11,27 @@ import (
 // Registry findings: what the IANA registration of a port says against what
 // actually holds it. All are info: a port number promises nothing, but the
 // contrast is the first thing an administrator looks at.
-func registryFindings(s *report.Socket, regs []Registration) []report.Finding {
+// judgeRegistry appends the registry findings for s to dst.
+func (a *Assessor) judgeRegistry(dst []report.Finding, s *report.Socket, regs []Registration) []report.Finding {
 	if !IsListening(&s.Socket) {
-		return nil
+		return dst
 	}
-	port := fmt.Sprintf("%s/%d", s.Protocol, s.LocalPort)
 	// A record may note unauthorized use of a port nobody registered
 	// ("Known Unauthorized Use on 100"): it is not a registration.
-	var named []Registration
-	for _, r := range regs {
-		if r.Service != "" {
-			named = append(named, r)
+	named := regs
+	for i, r := range regs {
+		if r.Service == "" {
+			named = make([]Registration, 0, len(regs))
+			named = append(named, regs[:i]...)
+			for _, r := range regs[i+1:] {
+				if r.Service != "" {
+					named = append(named, r)
+				}
+			}
+			break
 		}
 	}
-	var out []report.Finding
+	out := dst
 	for _, r := range regs {
 		for _, u := range r.Unauthorized {
 			svc := r.Service
@@ -35,30 +43,58 @@ func registryFindings(s *report.Socket, regs []Registration) []report.Finding {
 				Severity: report.SeverityInfo,
 				Title:    "registry records unauthorized use of this port",
 				Why:      "malware or unofficial software is known to use this port; check that the holder is what you expect",
-				Evidence: fmt.Sprintf("%s (%s): %q", port, svc, u),
+				Evidence: fmt.Sprintf("%s/%d (%s): %q", s.Protocol, s.LocalPort, svc, u),
 			})
 		}
 	}
 	regs = named
 	if len(regs) == 0 {
+		// The port is the socket's own; the evidence needs no copy of it.
 		return append(out, report.Finding{
 			ID:       IDUnregistered,
 			Severity: report.SeverityInfo,
 			Title:    "port has no IANA assignment",
 			Why:      "nothing tells what should be here; only the holder says what it is",
-			Evidence: port + " is not assigned in the IANA registry",
+			Evidence: "the IANA registry assigns no service to this port over " + protoName(s.Protocol),
 		})
 	}
-	if prog, ok := unrelatedHolder(s, regs); ok {
-		out = append(out, report.Finding{
-			ID:       IDRegisteredMismatch,
-			Severity: report.SeverityInfo,
-			Title:    fmt.Sprintf("registered to %s, but held by an unrelated program", describeRegs(regs)),
-			Why:      "the port number does not say what runs here; judge the program, not the registration",
-			Evidence: fmt.Sprintf("%s is registered to %s; held by %s", port, describeRegs(regs), prog),
-		})
+	if prog, ok := a.unrelatedHolder(s, regs); ok {
+		out = append(out, a.mismatch(regs, prog))
 	}
 	return out
+}
+
+func protoName(p string) string {
+	switch p {
+	case "tcp":
+		return "tcp"
+	case "udp":
+		return "udp"
+	}
+	return p
+}
+
+type mismatchKey struct{ service, description, prog string }
+
+// mismatch builds (once per registration and program in a run) the
+// registered-mismatch finding.
+func (a *Assessor) mismatch(regs []Registration, prog string) report.Finding {
+	k := mismatchKey{regs[0].Service, regs[0].Description, prog}
+	if f, ok := a.cache.mismatch[k]; ok && len(regs) == 1 {
+		return f
+	}
+	d := describeRegs(regs)
+	f := report.Finding{
+		ID:       IDRegisteredMismatch,
+		Severity: report.SeverityInfo,
+		Title:    "registered to " + d + ", but held by an unrelated program",
+		Why:      "the port number does not say what runs here; judge the program, not the registration",
+		Evidence: "registered to " + d + "; held by " + prog,
+	}
+	if len(regs) == 1 {
+		a.cache.mismatch[k] = f
+	}
+	return f
 }
 
 func describeRegs(regs []Registration) string {
@@ -128,7 +164,7 @@ var knownServices = map[string][]string{
 // unrelatedHolder reports the holder's program when none of its names
 // shares anything with the port's registrations. Unknown holders (hidden,
 // none) are not judged.
-func unrelatedHolder(s *report.Socket, regs []Registration) (string, bool) {
+func (a *Assessor) unrelatedHolder(s *report.Socket, regs []Registration) (string, bool) {
 	if len(s.Processes) == 0 {
 		return "", false
 	}
@@ -140,7 +176,7 @@ func unrelatedHolder(s *report.Socket, regs []Registration) (string, bool) {
 			if n == "" {
 				continue
 			}
-			if contains(forwarders, n) || relatedToAny(n, s.LocalPort, regs) {
+			if contains(forwarders, n) || a.relatedToAny(n, s.LocalPort, regs) {
 				return "", false
 			}
 			if svcs, ok := knownServices[n]; ok && svcs == nil {
@@ -157,26 +193,35 @@ func unrelatedHolder(s *report.Socket, regs []Registration) (string, bool) {
 	return prog, true
 }
 
-func relatedToAny(prog string, port uint16, regs []Registration) bool {
-	pn := normalizeName(prog)
-	portStr := fmt.Sprint(port)
+func (a *Assessor) relatedToAny(prog string, port uint16, regs []Registration) bool {
+	pn := a.normalized(prog)
 	for _, r := range regs {
-		svc := strings.ToLower(r.Service)
 		for _, k := range knownServices[prog] {
-			if k == svc || k == portStr {
+			if strings.EqualFold(k, r.Service) || (k[0] >= '0' && k[0] <= '9' && k == strconv.Itoa(int(port))) {
 				return true
 			}
 		}
-		sn := normalizeName(svc)
+		sn := a.normalized(r.Service)
 		if len(pn) >= 3 && len(sn) >= 3 && (strings.Contains(pn, sn) || strings.Contains(sn, pn)) {
 			return true
 		}
 		// The description often names the product ("PostgreSQL Database").
-		if len(pn) >= 4 && strings.Contains(normalizeName(r.Description), pn) {
+		if len(pn) >= 4 && strings.Contains(a.normalized(r.Description), pn) {
 			return true
 		}
 	}
 	return false
+}
+
+// normalized memoises normalizeName for the run: a few hundred distinct
+// names and descriptions recur over thousands of sockets.
+func (a *Assessor) normalized(s string) string {
+	if n, ok := a.cache.names[s]; ok {
+		return n
+	}
+	n := normalizeName(s)
+	a.cache.names[s] = n
+	return n
 }
 
 // normalizeName lowercases and drops the daemon suffix and separators so

@@ -13,26 +13,19 @@ import (
 // holding a listener directly is how bind shells and quick exfiltration
 // servers look (`nc -l`, `python3 -c ...`, `socat TCP-LISTEN`). Real
 // services written in a scripting language can be allowed by name or path.
-func shellListener(s *report.Socket, c *Config) []report.Finding {
-	if !IsListening(&s.Socket) {
-		return nil
+// It is judged per process; the caller asks only for listeners' holders.
+func shellListener(p *process.Process, c *Config) (report.Finding, bool) {
+	kind := shellKind(p)
+	if kind == "" || shellAllowed(p, c) {
+		return report.Finding{}, false
 	}
-	var out []report.Finding
-	for i := range s.Processes {
-		p := &s.Processes[i]
-		kind := shellKind(p)
-		if kind == "" || shellAllowed(p, c) {
-			continue
-		}
-		out = append(out, report.Finding{
-			ID:       IDShellListener,
-			Severity: report.SeverityHigh,
-			Title:    fmt.Sprintf("a %s holds the listening socket directly", kind),
-			Why:      "bind shells and ad-hoc relays look like this; real services are daemons, not an interpreter or nc (allow it in the policy settings if it is yours)",
-			Evidence: fmt.Sprintf("pid %d: %s", p.PID, describeProcess(p)),
-		})
-	}
-	return out
+	return report.Finding{
+		ID:       IDShellListener,
+		Severity: report.SeverityHigh,
+		Title:    fmt.Sprintf("a %s holds the listening socket directly", kind),
+		Why:      "bind shells and ad-hoc relays look like this; real services are daemons, not an interpreter or nc (allow it in the policy settings if it is yours)",
+		Evidence: fmt.Sprintf("pid %d: %s", p.PID, describeProcess(p)),
+	}, true
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -37,9 +38,19 @@ func annotate(f *Factory, socks []report.Socket) error {
 		fmt.Fprintf(f.IO.ErrOut, "portwho: warning: %s; judging with the default settings\n", render.Sanitize(oneLine(err.Error())))
 		pol = nil
 	}
-	f.newAssessor(pol).Annotate(socks)
+	a := f.newAssessor(pol)
+	// The collector named every socket's service from the same registry;
+	// with many sockets, trust it rather than look every port up twice.
+	// A few sockets (portwho PORT) get the full lookup.
+	a.ServiceKnown = len(socks) > manySockets
+	a.Annotate(socks)
 	return nil
 }
+
+// manySockets is where a second registry lookup per port starts to cost
+// more than the quotes of unauthorized use it can add on unassigned ports
+// (BenchmarkAnnotate; docs/BENCHMARKS.md).
+const manySockets = 256
 
 func (f *Factory) getenv(k string) string {
 	if f.Getenv == nil {
@@ -85,6 +96,11 @@ func (f *Factory) newAssessor(pol *policy.Policy) *assess.Assessor {
 	}
 	var pkgs assess.PackageLookup
 	if p := assess.DetectPackages("/"); p != nil {
+		if d, ok := p.(*assess.Dpkg); ok {
+			if dir, err := f.CacheDir(); err == nil {
+				d.CacheFile = filepath.Join(dir, "dpkg-owners.json")
+			}
+		}
 		pkgs = p
 	}
 	a := assess.New(pol.Config(), pkgs, assess.NewStatDirs(f.ProcRoot), reg)

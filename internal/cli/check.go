@@ -111,6 +111,7 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 	a := f.newAssessor(pol)
+	a.ServiceKnown = len(socks) > manySockets
 	a.Annotate(socks)
 	res := policy.Check(pol, socks, failOn)
 	res.Notes = append(res.Notes, a.Notes()...)
