@@ -209,8 +209,7 @@ func startHolder(t *testing.T, ln *net.TCPListener) (int, *os.File, func()) {
 
 // TestInventoryOwnerChange runs the hand-over against the real, cached
 // inventory (sockets over netlink, owners from /proc): the parent letting
-// go is seen at once; the child gaining the socket while the parent keeps
-// it is left to the next full refresh, which here never comes.
+// go is seen at once, with no full refresh.
 func TestInventoryOwnerChange(t *testing.T) {
 	ps := &procSnap{}
 	ps.track(os.Getpid())
@@ -246,13 +245,20 @@ func TestInventoryOwnerChange(t *testing.T) {
 	}
 	child, f, stop := startHolder(t, ln)
 	ps.track(child)
-	if d := cmp.Diff([]brief(nil), briefs(st.step(t))); d != "" {
-		t.Errorf("child inherits, parent keeps it: no full refresh, no event (-want +got):\n%s", d)
+	// The child is only found here if something else on this shared
+	// machine made the inventory list every process (a new listener it
+	// could not place); otherwise the full refresh is what would find it.
+	before := []int{me}
+	switch got := briefs(st.step(t)); {
+	case len(got) == 0:
+	case len(got) == 1 && got[0].Type == OwnerChanged && len(got[0].PIDs) == 2:
+		before = got[0].PIDs
+	default:
+		t.Errorf("child inherits, parent keeps it: %+v, want nothing or owner-changed to both", got)
 	}
 	f.Close()
 	ln.Close()
-	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: []int{me}}}, briefs(st.step(t))); d != "" {
-		t.Errorf("parent lets go (-want +got):\n%s", d)
+	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: before}}, briefs(st.step(t))); d != "" {		t.Errorf("parent lets go (-want +got):\n%s", d)
 	}
 	stop()
 	if d := cmp.Diff([]brief{{Type: Closed, Proto: "tcp", Port: port, PIDs: []int{child}}}, briefs(st.step(t))); d != "" {
