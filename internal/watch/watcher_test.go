@@ -258,7 +258,8 @@ func TestInventoryOwnerChange(t *testing.T) {
 	}
 	f.Close()
 	ln.Close()
-	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: before}}, briefs(st.step(t))); d != "" {		t.Errorf("parent lets go (-want +got):\n%s", d)
+	if d := cmp.Diff([]brief{{Type: OwnerChanged, Proto: "tcp", Port: port, PIDs: []int{child}, Prev: before}}, briefs(st.step(t))); d != "" {
+		t.Errorf("parent lets go (-want +got):\n%s", d)
 	}
 	stop()
 	if d := cmp.Diff([]brief{{Type: Closed, Proto: "tcp", Port: port, PIDs: []int{child}}}, briefs(st.step(t))); d != "" {
