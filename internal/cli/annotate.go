@@ -152,3 +152,16 @@ func (l *registryLookup) Lookup(port uint16, proto string) []assess.Registration
 	l.cache[k] = regs
 	return regs
 }
+
+// writeFindings writes a socket's findings under it in portwho PORT, the
+// gravest first: severity in words, title and why, then the evidence.
+func writeFindings(b *strings.Builder, style render.Style, fs []report.Finding) {
+	for _, f := range fs {
+		w := sevWord(style, f.Severity)
+		pad := strings.Repeat(" ", max(0, 4-render.VisibleWidth(w)))
+		fmt.Fprintf(b, "   %s%s  %s — %s\n", w, pad, render.Sanitize(f.Title), render.Sanitize(f.Why))
+		if f.Evidence != "" {
+			b.WriteString("         " + style.Dim(render.Sanitize(f.Evidence)) + "\n")
+		}
+	}
+}

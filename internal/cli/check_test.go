@@ -361,6 +361,22 @@ func TestFindingsInPortOutput(t *testing.T) {
 		}
 	}
 
+	// portwho PORT, for a person: each finding under its socket, in words.
+	out.Reset()
+	opts = &PortOptions{IO: f.IO, Factory: f, Args: []string{strconv.Itoa(int(l.port))}, EtcServices: "/nonexistent", PID: l.pid}
+	if err := portRun(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"   HIGH  executable runs from a writable directory (" + filepath.Dir(exe) + ") — ",
+		"   MED   listening on every interface, not only loopback — ",
+		"         pid " + strconv.Itoa(l.pid) + ": " + exe + ": in /tmp, which every user can write\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("portwho PORT lacks %q:\n%s", want, out)
+		}
+	}
+
 	out.Reset()
 	opts = &PortOptions{IO: f.IO, Factory: f, EtcServices: "/nonexistent", TCP: true, PID: l.pid}
 	if err := portRun(context.Background(), opts); err != nil {

@@ -511,6 +511,7 @@ func writeHostSection(w io.Writer, style render.Style, now time.Time, t *portTar
 		}
 		if len(s.Processes) == 0 {
 			fmt.Fprintf(&b, "%s  %s\n", head, ownerText(s))
+			writeFindings(&b, style, s.Findings)
 			continue
 		}
 		for i, p := range s.Processes {
@@ -522,6 +523,7 @@ func writeHostSection(w io.Writer, style render.Style, now time.Time, t *portTar
 			fmt.Fprintf(&b, "  pid %d  %s  user %s\n", p.PID, render.Sanitize(p.Name), render.Sanitize(p.User))
 			writeProcessDetails(&b, style, now, p)
 		}
+		writeFindings(&b, style, s.Findings)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
