@@ -376,8 +376,11 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	}
 
 	if opts.Webhook != "" {
+		client := watch.NewWebhookClient()
+		// Kept-alive connections would outlive the daemon's shutdown.
+		defer client.CloseIdleConnections()
 		q := (&watch.Queue{Name: "webhook", Retry: true, Log: errOut,
-			Deliver: (&watch.Webhook{URL: opts.Webhook, Client: watch.NewWebhookClient()}).Deliver}).Start(opts.WebhookQueue)
+			Deliver: (&watch.Webhook{URL: opts.Webhook, Client: client}).Deliver}).Start(opts.WebhookQueue)
 		if m != nil {
 			m.WatchWebhook(q)
 		}

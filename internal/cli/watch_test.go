@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -223,6 +224,7 @@ func TestWatchEndToEnd(t *testing.T) {
 	pol := filepath.Join(dir, "policy.yaml")
 	os.WriteFile(pol, []byte("version: 1\nallow: []\n"), 0o600)
 
+	goroutines := runtime.NumGoroutine()
 	hook := &hookLog{ch: make(chan watch.Event, 100)}
 	srv := httptest.NewServer(hook)
 	defer srv.Close()
@@ -319,6 +321,18 @@ func TestWatchEndToEnd(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("watchRun: %v\n%s", err, errOut.String())
+	}
+	// Nothing the daemon started outlives it: watcher, sinks, metrics
+	// server, pruner, reload handler, webhook connections.
+	srv.Close()
+	n := runtime.NumGoroutine()
+	for i := 0; i < 200 && n > goroutines; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	if n > goroutines {
+		buf := make([]byte, 1<<16)
+		t.Errorf("goroutines: %d before, %d after watchRun returned\n%s", goroutines, n, buf[:runtime.Stack(buf, true)])
 	}
 
 	hook.mu.Lock()
