@@ -367,3 +367,17 @@ func TestProbeAllCapsPerPort(t *testing.T) {
 		t.Errorf("peak connections %d, want ≤ 2", peak)
 	}
 }
+
+// TestProbeFiltered: a connect that never completes (a firewall dropping
+// the SYN) is filtered once the deadline passes.
+func TestProbeFiltered(t *testing.T) {
+	t.Parallel()
+	p := &Prober{Timeout: 200 * time.Millisecond, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
+	}}
+	r := probeOne(t, p, Target{Host: "192.0.2.1", Port: 80, Transport: "tcp"})
+	if r.State != "filtered" || r.Error == "" {
+		t.Errorf("state %q error %q, want filtered with the reason", r.State, r.Error)
+	}
+}
