@@ -41,9 +41,9 @@ install_packages() {
 	local rc=0
 	{
 		# The lists may be missing on a fresh machine; refresh them once.
-		apt-get install -y -q --no-install-recommends "${missing[@]}" >"$RUN_DIR/apt.log" 2>&1 ||
-			{ apt-get update -q >>"$RUN_DIR/apt.log" 2>&1 &&
-				apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$RUN_DIR/apt.log" 2>&1; }
+		apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >"$RUN_DIR/apt.log" 2>&1 ||
+			{ apt-get update -q -o DPkg::Lock::Timeout=300 >>"$RUN_DIR/apt.log" 2>&1 &&
+				apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >>"$RUN_DIR/apt.log" 2>&1; }
 	} || rc=$?
 	[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
 	[ $rc = 0 ] || { tail -n 20 "$RUN_DIR/apt.log" >&2; die "apt-get install failed (log: $RUN_DIR/apt.log)"; }
