@@ -11,13 +11,15 @@ import (
 	"strings"
 )
 
-// MongoDB: the legacy isMaster handshake over OP_QUERY on admin.$cmd. It is
-// the one request every server from 2.x to 8.x answers without
-// authentication (5.1+ dropped OP_QUERY for everything but hello and
-// isMaster), and a probe gets one connection, so there is no room for an
-// OP_MSG attempt followed by a fallback. The parser reads both OP_REPLY and
-// OP_MSG replies. Without authentication a modern server does not tell its
-// exact version; the wire-version range dates it.
+// MongoDB: an OP_MSG hello and, pipelined behind it on the same
+// connection, the legacy OP_QUERY isMaster on admin.$cmd. Servers from 3.6
+// answer the hello first; older ones ignore OP_MSG and answer only the
+// isMaster; 5.1+ still accept OP_QUERY isMaster for the handshake, and a
+// server that someday refuses it has answered the hello already. So one
+// connection serves every version, with no reconnect and no wait for a
+// reply that never comes. The first reply that answers either request
+// decides. Without authentication a modern server does not tell its exact
+// version; the wire-version range dates it.
 
 const (
 	mongoOpReply = 1
@@ -60,19 +62,35 @@ func mongoWireRelease(wire int64) (string, bool) {
 
 func mongodbProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	defer withCtx(ctx, c)()
-	id := int32(randomUint32() & 0x7fffffff)
-	if _, err := c.Write(mongoIsMasterQuery(id)); err != nil {
-		return Match{}, false, fmt.Errorf("mongodb: send ismaster: %w", err)
+	helloID := int32(randomUint32() & 0x7fffffff)
+	isMasterID := helloID ^ 1
+	req := append(mongoHelloMsg(helloID), mongoIsMasterQuery(isMasterID)...)
+	if _, err := c.Write(req); err != nil {
+		return Match{}, false, fmt.Errorf("mongodb: send hello: %w", err)
 	}
 	raw, err := readFramed(c, frameLen32(binary.LittleEndian, 0, 0))
 	if err != nil {
 		return Match{}, false, fmt.Errorf("mongodb: read reply: %w", err)
 	}
 	h, err := parseMongoReply(raw)
-	if err != nil || h.ResponseTo != id {
+	if err != nil || (h.ResponseTo != helloID && h.ResponseTo != isMasterID) {
 		return Match{}, false, nil
 	}
 	return mongoMatch(h), true, nil
+}
+
+// mongoHelloMsg builds OP_MSG {hello: 1, $db: "admin"}.
+func mongoHelloMsg(id int32) []byte {
+	doc := bsonDoc(func(b []byte) []byte {
+		b = append(b, 0x10) // int32
+		b = append(b, "hello\x00"...)
+		b = binary.LittleEndian.AppendUint32(b, 1)
+		b = append(b, 0x02) // string
+		b = append(b, "$db\x00"...)
+		b = binary.LittleEndian.AppendUint32(b, 6)
+		return append(b, "admin\x00"...)
+	})
+	return mongoMessage(id, mongoOpMsg, append([]byte{0, 0, 0, 0, 0}, doc...)) // flagBits, section kind 0
 }
 
 // mongoIsMasterQuery builds OP_QUERY admin.$cmd {isMaster: 1}.
@@ -82,16 +100,20 @@ func mongoIsMasterQuery(id int32) []byte {
 		b = append(b, "isMaster\x00"...)
 		return binary.LittleEndian.AppendUint32(b, 1)
 	})
-	b := make([]byte, 16, 64)
+	body := binary.LittleEndian.AppendUint32(nil, 0) // flags
+	body = append(body, "admin.$cmd\x00"...)
+	body = binary.LittleEndian.AppendUint32(body, 0)                      // numberToSkip
+	body = binary.LittleEndian.AppendUint32(body, uint32(math.MaxUint32)) // numberToReturn -1
+	return mongoMessage(id, mongoOpQuery, append(body, doc...))
+}
+
+// mongoMessage frames body with the standard 16-byte header.
+func mongoMessage(id int32, op uint32, body []byte) []byte {
+	b := make([]byte, 16, 16+len(body))
+	binary.LittleEndian.PutUint32(b, uint32(16+len(body)))
 	binary.LittleEndian.PutUint32(b[4:], uint32(id))
-	binary.LittleEndian.PutUint32(b[12:], mongoOpQuery)
-	b = binary.LittleEndian.AppendUint32(b, 0) // flags
-	b = append(b, "admin.$cmd\x00"...)
-	b = binary.LittleEndian.AppendUint32(b, 0)                      // numberToSkip
-	b = binary.LittleEndian.AppendUint32(b, uint32(math.MaxUint32)) // numberToReturn -1
-	b = append(b, doc...)
-	binary.LittleEndian.PutUint32(b, uint32(len(b)))
-	return b
+	binary.LittleEndian.PutUint32(b[12:], op)
+	return append(b, body...)
 }
 
 func bsonDoc(elems func([]byte) []byte) []byte {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -66,35 +68,79 @@ func TestMongoWireRelease(t *testing.T) {
 	}
 }
 
-// mongoFake checks the OP_QUERY isMaster and answers with the captured
-// reply, its responseTo set to the request's id as a server does.
-func mongoFake(t *testing.T) binStep {
-	reply := readTestdata(t, "mongodb-7.0-opreply.bin")
-	return binStep{
-		frame: frameLen32(binary.LittleEndian, 0, 0),
-		check: func(req []byte) error {
-			if binary.LittleEndian.Uint32(req[12:]) != mongoOpQuery || !bytes.Contains(req, []byte("admin.$cmd\x00")) || !bytes.Contains(req, []byte("isMaster\x00")) {
-				return errors.New("not an OP_QUERY isMaster")
-			}
-			return nil
-		},
-		reply: func(req []byte) []byte {
-			r := bytes.Clone(reply)
-			copy(r[8:12], req[4:8])
-			return r
-		},
+// mongoFake reads the pipelined OP_MSG hello and OP_QUERY isMaster and
+// answers like a server of the given kind: modern servers answer both, in
+// order (the captured OP_MSG reply, then the OP_REPLY); servers before 3.6
+// ignore the OP_MSG and answer only the isMaster, here with the OP_REPLY
+// patched to maxWireVersion 5 (3.4). responseTo is set to the request's id.
+func mongoFake(t *testing.T, legacy bool) func(net.Conn) {
+	msgReply := readTestdata(t, "mongodb-8.0-opmsg.bin")
+	opReply := readTestdata(t, "mongodb-7.0-opreply.bin")
+	if legacy {
+		opReply = bytes.Clone(opReply)
+		i := bytes.Index(opReply, []byte("maxWireVersion\x00")) + len("maxWireVersion\x00")
+		binary.LittleEndian.PutUint32(opReply[i:], 5)
+	}
+	answer := func(reply, req []byte) []byte {
+		r := bytes.Clone(reply)
+		copy(r[8:12], req[4:8])
+		return r
+	}
+	return func(c net.Conn) {
+		hello, err := mongoReadMsg(c)
+		if err != nil || binary.LittleEndian.Uint32(hello[12:]) != mongoOpMsg || !bytes.Contains(hello, []byte("hello\x00")) {
+			t.Errorf("fake mongod: first request %q is not an OP_MSG hello (%v)", hello, err)
+			return
+		}
+		query, err := mongoReadMsg(c)
+		if err != nil || binary.LittleEndian.Uint32(query[12:]) != mongoOpQuery || !bytes.Contains(query, []byte("admin.$cmd\x00")) || !bytes.Contains(query, []byte("isMaster\x00")) {
+			t.Errorf("fake mongod: second request %q is not an OP_QUERY isMaster (%v)", query, err)
+			return
+		}
+		if !legacy {
+			_, _ = c.Write(answer(msgReply, hello))
+		}
+		_, _ = c.Write(answer(opReply, query))
 	}
 }
 
-func TestMongodbProbe(t *testing.T) {
-	addr := binServeTCP(t, mongoFake(t))
-	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, mongodbProbe)
-	if err != nil || !ok {
-		t.Fatalf("probe: ok %v err %v", ok, err)
+// mongoReadMsg reads exactly one message, leaving the next one unread.
+func mongoReadMsg(r io.Reader) ([]byte, error) {
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return nil, err
 	}
-	want := Match{Service: "mongodb", Product: "MongoDB", Version: "7.0", Info: "wire versions 0-21", Method: "native:mongodb", Certain: true}
-	if diff := cmp.Diff(want, m); diff != "" {
-		t.Errorf("match (-want +got):\n%s", diff)
+	n := int(binary.LittleEndian.Uint32(head))
+	if n < 16 || n > maxReply {
+		return nil, errors.New("bad message length")
+	}
+	msg := append(head, make([]byte, n-4)...)
+	_, err := io.ReadFull(r, msg[4:])
+	return msg, err
+}
+
+func TestMongodbProbe(t *testing.T) {
+	tests := []struct {
+		name   string
+		legacy bool
+		want   Match
+	}{
+		{name: "modern server answers the hello first", want: Match{Service: "mongodb", Product: "MongoDB", Version: "8.0",
+			Info: "wire versions 0-25; replica set rs0", Method: "native:mongodb", Certain: true}},
+		{name: "pre-3.6 server answers only the isMaster", legacy: true, want: Match{Service: "mongodb", Product: "MongoDB", Version: "3.4",
+			Info: "wire versions 0-5", Method: "native:mongodb", Certain: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := binServeConn(t, mongoFake(t, tt.legacy))
+			m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, mongodbProbe)
+			if err != nil || !ok {
+				t.Fatalf("probe: ok %v err %v", ok, err)
+			}
+			if diff := cmp.Diff(tt.want, m); diff != "" {
+				t.Errorf("match (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

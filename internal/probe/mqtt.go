@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,8 +31,7 @@ type mqttConnAck struct {
 
 func mqttProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	defer withCtx(ctx, c)()
-	var idb [4]byte
-	id := "portwho-" + hex.EncodeToString(binaryBE32(idb[:], randomUint32()))
+	id := "portwho-" + hex.EncodeToString(binary.BigEndian.AppendUint32(nil, randomUint32()))
 	if _, err := c.Write(mqttConnect(id)); err != nil {
 		return Match{}, false, fmt.Errorf("mqtt: send connect: %w", err)
 	}
@@ -47,11 +47,6 @@ func mqttProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 		_, _ = c.Write([]byte{0xe0, 0x00}) // DISCONNECT; best effort
 	}
 	return mqttMatch(ack), true, nil
-}
-
-func binaryBE32(b []byte, v uint32) []byte {
-	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	return b
 }
 
 // mqttConnect builds a v3.1.1 CONNECT with clean session and keep-alive 10s.
