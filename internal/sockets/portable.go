@@ -4,6 +4,8 @@ package sockets
 // they are tested on every OS.
 
 import (
+	"encoding/binary"
+	"hash/fnv"
 	"net/netip"
 	"strings"
 )
@@ -60,4 +62,20 @@ func portableState(proto, status string, connected bool) uint8 {
 		return stateClosing
 	}
 	return stateClose
+}
+
+// portableID stands in for a socket inode where the OS shows none: a hash
+// of what identifies the socket, with the top bit set so it is never 0 and
+// never a real Linux inode (those fit in 32 bits).
+func portableID(proto, state string, local, remote netip.AddrPort) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(proto))
+	h.Write([]byte{0})
+	h.Write([]byte(state))
+	for _, ap := range [...]netip.AddrPort{local, remote} {
+		a := ap.Addr().As16()
+		h.Write(a[:])
+		h.Write(binary.BigEndian.AppendUint16(nil, ap.Port()))
+	}
+	return h.Sum64() | 1<<63
 }

@@ -56,3 +56,27 @@ func TestPortableState(t *testing.T) {
 		})
 	}
 }
+
+func TestPortableID(t *testing.T) {
+	l := netip.MustParseAddrPort("127.0.0.1:3302")
+	r := netip.MustParseAddrPort("0.0.0.0:0")
+	a := portableID("tcp", "LISTEN", l, r)
+	if a != portableID("tcp", "LISTEN", l, r) {
+		t.Error("not stable")
+	}
+	if a < 1<<63 {
+		t.Errorf("%#x could collide with a kernel inode", a)
+	}
+	others := []uint64{
+		portableID("udp", "LISTEN", l, r),
+		portableID("tcp", "ESTAB", l, r),
+		portableID("tcp", "LISTEN", netip.MustParseAddrPort("127.0.0.1:3303"), r),
+		portableID("tcp", "LISTEN", netip.MustParseAddrPort("[::1]:3302"), r),
+		portableID("tcp", "LISTEN", l, netip.MustParseAddrPort("127.0.0.1:1")),
+	}
+	for i, o := range others {
+		if o == a {
+			t.Errorf("variant %d has the same id", i)
+		}
+	}
+}

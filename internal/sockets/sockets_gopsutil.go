@@ -4,8 +4,9 @@ package sockets
 
 // The portable listing for macOS and Windows, through gopsutil (lsof on
 // macOS, the IP Helper tables on Windows). These systems expose no socket
-// inode, so List numbers the sockets it returns and keeps which pids held
-// each; Owners answers from the latest List on the same Scanner.
+// inode, so each socket gets a stable stand-in (portableID) and the Scanner
+// keeps which pids the OS reported for it; Owners answers from the Scans
+// made on the same Scanner.
 
 import (
 	"context"
@@ -22,9 +23,10 @@ type osState struct {
 	holders map[uint64][]int
 }
 
-// Scan lists sockets through the OS. Socket.Inode is a handle valid for the
-// Scanner's next Owners call, not a kernel inode. Namespaces do not exist
-// here, so every socket is the host's.
+// Scan lists sockets through the OS. Socket.Inode is portableID's stand-in,
+// not a kernel inode: stable while the socket lives, and known to this
+// Scanner's Owners. Namespaces do not exist here, so every socket is the
+// host's.
 func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 	if s.Backend != "" && s.Backend != BackendOS {
 		return Result{}, fmt.Errorf("list sockets: backend %q is not available on this system", s.Backend)
@@ -44,6 +46,7 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 	}
 	index := make(map[key]int)
 	holders := make(map[uint64][]int)
+	inodes := make([]uint64, 0, len(conns))
 	var out []Socket
 	for _, c := range conns {
 		proto := "tcp"
@@ -68,11 +71,12 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 		if !ok {
 			i = len(out)
 			index[k] = i
+			inodes = append(inodes, portableID(proto, k.state, k.laddr, k.raddr))
 			sk := Socket{
 				Protocol: proto, Family: "inet",
 				LocalAddr: laddr, LocalPort: uint16(c.Laddr.Port),
 				RemoteAddr: raddr, RemotePort: uint16(c.Raddr.Port),
-				State: k.state, Inode: uint64(i + 1),
+				State: k.state, Inode: inodes[i],
 				NetNS: NetNS{Host: true, Label: "host"},
 			}
 			if laddr.Is6() {
@@ -84,20 +88,29 @@ func (s *Scanner) Scan(ctx context.Context, q Query) (Result, error) {
 			out = append(out, sk)
 		}
 		if c.Pid > 0 {
-			ino := uint64(i + 1)
+			ino := inodes[i]
 			if !slices.Contains(holders[ino], int(c.Pid)) {
 				holders[ino] = append(holders[ino], int(c.Pid))
 			}
 		}
 	}
+	// A full listing replaces what is known; a listing of one port (a
+	// caller may ask for several in a row) adds to it.
 	s.os.mu.Lock()
-	s.os.holders = holders
+	if q.Port == 0 || s.os.holders == nil {
+		s.os.holders = holders
+	} else {
+		for ino, ps := range holders {
+			s.os.holders[ino] = ps
+		}
+	}
 	s.os.mu.Unlock()
 	host := NetNS{Host: true, Label: "host"}
 	return Result{Sockets: out, Backend: BackendOS, Namespaces: []Namespace{{NetNS: host}}}, nil
 }
 
-// Owners answers from the latest Scan: the OS reported pids with sockets.
+// Owners answers from this Scanner's Scans: the OS reported pids with
+// sockets, so List must come first.
 func (s *Scanner) Owners(ctx context.Context, inodes map[uint64]struct{}) (Owners, error) {
 	o := Owners{Holders: make(map[uint64][]int), Root: privileged()}
 	s.os.mu.Lock()
