@@ -152,11 +152,14 @@ func lookupInfoLimit(reg *registry.Registry, arg, etcServices string, limit int)
 	if limit <= 0 {
 		limit = defaultRangeLimit
 	}
-	var svcs []registry.Service
-	if etcServices != "" {
-		// A missing or unreadable services file only means there is
-		// nothing to compare with.
-		svcs, _ = registry.ReadServices(etcServices)
+	// A missing or unreadable services file only means there is nothing
+	// to compare with.
+	etcPort := func(lo, hi uint16) []registry.Service {
+		if etcServices == "" {
+			return nil
+		}
+		svcs, _ := registry.ReadServicesPort(etcServices, lo, hi, proto)
+		return svcs
 	}
 
 	if what[0] >= '0' && what[0] <= '9' {
@@ -176,7 +179,7 @@ func lookupInfoLimit(reg *registry.Registry, arg, etcServices string, limit int)
 				below, above := reg.Neighbours(a, proto)
 				res.Neighbours = &Neighbours{Below: nonNil(below), Above: nonNil(above)}
 			}
-			res.EtcServices = compareEtc(registry.ServicesFor(svcs, a, proto), res.Entries)
+			res.EtcServices = compareEtc(etcPort(a, a), res.Entries)
 			return res, nil
 		}
 		b, err := parseInfoPort(hi, arg)
@@ -210,10 +213,8 @@ func lookupInfoLimit(reg *registry.Registry, arg, etcServices string, limit int)
 		}
 		res.Entries = append(res.Entries, es...)
 		res.Assigned = anyNamed(res.Entries)
-		for _, s := range svcs {
-			if s.Port >= a && s.Port <= b && (proto == "" || s.Protocol == proto) {
-				res.EtcServices = append(res.EtcServices, compareEtc([]registry.Service{s}, reg.Port(s.Port, s.Protocol))...)
-			}
+		for _, s := range etcPort(a, b) {
+			res.EtcServices = append(res.EtcServices, compareEtc([]registry.Service{s}, reg.Port(s.Port, s.Protocol))...)
 		}
 		return res, nil
 	}
@@ -228,7 +229,11 @@ func lookupInfoLimit(reg *registry.Registry, arg, etcServices string, limit int)
 		}
 	}
 	res.Assigned = len(res.Entries) > 0
-	for _, s := range registry.ServicesNamed(svcs, what) {
+	var named []registry.Service
+	if etcServices != "" {
+		named, _ = registry.ReadServicesNamed(etcServices, what)
+	}
+	for _, s := range named {
 		if proto == "" || s.Protocol == proto {
 			res.EtcServices = append(res.EtcServices, compareEtc([]registry.Service{s}, reg.Port(s.Port, s.Protocol))...)
 		}

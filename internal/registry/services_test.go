@@ -63,6 +63,60 @@ func TestReadServicesDebian(t *testing.T) {
 	}
 }
 
+func TestReadServicesFiltered(t *testing.T) {
+	path := filepath.Join("testdata", "services.debian")
+	tests := []struct {
+		name string
+		read func() ([]Service, error)
+		want []Service
+	}{
+		{"port, any protocol", func() ([]Service, error) { return ReadServicesPort(path, 443, 443, "") },
+			[]Service{{Name: "https", Port: 443, Protocol: "tcp"}, {Name: "https", Port: 443, Protocol: "udp"}}},
+		{"port and protocol", func() ([]Service, error) { return ReadServicesPort(path, 443, 443, "udp") },
+			[]Service{{Name: "https", Port: 443, Protocol: "udp"}}},
+		{"range", func() ([]Service, error) { return ReadServicesPort(path, 20, 22, "tcp") },
+			[]Service{{Name: "ftp-data", Port: 20, Protocol: "tcp"}, {Name: "ftp", Port: 21, Protocol: "tcp"}, {Name: "ssh", Port: 22, Protocol: "tcp"}}},
+		{"by alias, any case", func() ([]Service, error) { return ReadServicesNamed(path, "WWW") },
+			[]Service{{Name: "http", Port: 80, Protocol: "tcp", Aliases: []string{"www"}}}},
+		{"nothing", func() ([]Service, error) { return ReadServicesPort(path, 3302, 3302, "") }, nil},
+	}
+	all, err := ReadServices(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The filtered readers agree with filtering the whole file.
+	if diff := cmp.Diff(ServicesFor(all, 53, ""), must(ReadServicesPort(path, 53, 53, ""))); diff != "" {
+		t.Errorf("ReadServicesPort(53) differs from ServicesFor (-want +got):\n%s", diff)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func BenchmarkReadServicesPort(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadServicesPort(filepath.Join("testdata", "services.debian"), 3302, 3302, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestReadServicesMissing(t *testing.T) {
 	_, err := ReadServices(filepath.Join(t.TempDir(), "nope"))
 	if !os.IsNotExist(err) {
