@@ -50,6 +50,12 @@ def normalise(name, tls=False):
     return ALIASES.get(name, name), tls
 
 
+def broken(msg):
+    """A run that broke (as opposed to a verdict that differs) exits 2."""
+    print(f"compare: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def read_targets(path):
     rows = []
     with open(path) as f:
@@ -80,7 +86,7 @@ def run_nmap(nmap, transport, ports, xml_path):
         argv.insert(1, "-sU")
     p, elapsed = run_timed(argv)
     if p.returncode != 0:
-        sys.exit(f"compare: {' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+        broken(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
     return parse_nmap(xml_path), elapsed, argv
 
 
@@ -108,11 +114,11 @@ def run_portwho(portwho, transport, ports, json_path):
     # Exit 1 means some target was closed or unidentified: still a verdict
     # to compare. Anything else is a broken run.
     if p.returncode not in (0, 1):
-        sys.exit(f"compare: {' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
+        broken(f"{' '.join(argv)} failed ({p.returncode}): {p.stderr.decode(errors='replace')}")
     try:
         doc = json.loads(p.stdout)
     except ValueError as e:
-        sys.exit(f"compare: portwho probe --json printed no JSON ({e}): {p.stdout[:300]!r}")
+        broken(f"portwho probe --json printed no JSON ({e}): {p.stdout[:300]!r}")
     found = {}
     for r in doc.get("results", []):
         target = r.get("target", "")
