@@ -89,6 +89,9 @@ func main() {
 	// 1. Cost at rest.
 	hz := 100.0 // USER_HZ on Linux
 	cpu0, _ := cpuTicks(pid)
+	mu.Lock()
+	events0 := events
+	mu.Unlock()
 	t0 := time.Now()
 	var rss []float64
 	for time.Since(t0) < *measure {
@@ -99,6 +102,9 @@ func main() {
 	}
 	cpu1, _ := cpuTicks(pid)
 	wall := time.Since(t0).Seconds()
+	mu.Lock()
+	fmt.Printf("events during the measurement: %d (other programs on the host opening and closing listeners)\n", events-events0)
+	mu.Unlock()
 	cpuPct := (cpu1 - cpu0) / hz / wall * 100
 	fmt.Printf("cpu: %.2f%% of one core averaged over %.0f s\n", cpuPct, wall)
 	fmt.Printf("rss: %.1f MiB average, %.1f MiB max over %d samples\n", mean(rss)/1024, slices.Max(rss)/1024, len(rss))

@@ -72,8 +72,10 @@ type Listener struct {
 	// Findings at or above the watcher's threshold.
 	Findings []report.Finding `json:"findings,omitempty"`
 	// Socket is one of the sockets (the lowest inode) in full, for the
-	// policy matcher; not part of the JSON contract.
-	Socket report.Socket `json:"-"`
+	// policy matcher; not part of the JSON contract. It points into the
+	// look's snapshot rather than copying it: two looks are kept, not
+	// three.
+	Socket *report.Socket `json:"-"`
 }
 
 // Event is one thing that happened, as stored and as sent to sinks.
@@ -118,13 +120,13 @@ func listenersOf(socks []report.Socket, threshold report.Severity) map[Key]*List
 		}
 		l := out[k]
 		if l == nil {
-			l = &Listener{Key: k, NetNSLabel: s.NetNS.Label, Owner: s.Owner, Service: s.Service, Socket: *s}
+			l = &Listener{Key: k, NetNSLabel: s.NetNS.Label, Owner: s.Owner, Service: s.Service, Socket: s}
 			out[k] = l
 		}
 		if s.Inode != 0 && !slices.Contains(l.Inodes, s.Inode) {
 			l.Inodes = append(l.Inodes, s.Inode)
 			if s.Inode < l.Socket.Inode || l.Socket.Inode == 0 {
-				l.Socket = *s
+				l.Socket = s
 			}
 		}
 		for _, p := range s.Processes {
@@ -228,8 +230,8 @@ func (k Key) ExeBase() string {
 // or for a listener known only from history, one rebuilt from what the
 // history keeps.
 func (l *Listener) socket() report.Socket {
-	if l.Socket.Protocol != "" {
-		return l.Socket
+	if l.Socket != nil {
+		return *l.Socket
 	}
 	s := report.Socket{Owner: l.Owner, Service: l.Service, Findings: l.Findings}
 	s.Protocol, s.LocalAddr, s.LocalPort = l.Protocol, l.Address, l.Port

@@ -65,6 +65,7 @@ type Inventory struct {
 	looks    int
 	pids     map[int]*pidState
 	orphans  map[uint64]bool // listener inodes no process held at the last full read
+	pending  map[uint64]bool // listener inodes left unplaced by the last look
 	services map[svcKey]string
 	findings map[uint64]*findEntry
 }
@@ -107,6 +108,7 @@ func (inv *Inventory) Snapshot(ctx context.Context) ([]report.Socket, error) {
 		inv.services = map[svcKey]string{}
 		inv.findings = map[uint64]*findEntry{}
 		inv.orphans = map[uint64]bool{}
+		inv.pending = map[uint64]bool{}
 	}
 	scanner := inv.Sockets
 	if scanner == nil {
@@ -135,12 +137,26 @@ func (inv *Inventory) Snapshot(ctx context.Context) ([]report.Socket, error) {
 	// socket: look at every process's descriptor count, then, if that
 	// does not find it (descriptors swapped without the count changing),
 	// re-read everything rather than report a listener with no owner.
-	for mode < refreshFull && inv.unheld(socks, holders) {
+	//
+	// On a busy host most such listeners belong to a process that exited
+	// between the dump and the walk; they vanish from the next dump. So
+	// the costly full re-read waits for a listener left unplaced by two
+	// looks in a row; meanwhile it is reported with its owner unknown.
+	for mode < refreshFull && inv.unheld(socks, holders, nil) {
+		if mode == refreshCounts && !inv.unheld(socks, holders, inv.pending) {
+			break
+		}
 		mode++
 		if err := inv.refresh(ctx, mode); err != nil {
 			return nil, err
 		}
 		holders = inv.holders(socks)
+	}
+	clear(inv.pending)
+	for _, s := range socks {
+		if s.Inode != 0 && len(holders[s.Inode]) == 0 && !inv.orphans[s.Inode] {
+			inv.pending[s.Inode] = true
+		}
 	}
 	if mode == refreshFull {
 		clear(inv.orphans)
@@ -341,10 +357,10 @@ func readSocketInodes(fdDir string) ([]uint64, error) {
 }
 
 // unheld reports a listener no known process holds that was not already
-// holder-less at the last full read.
-func (inv *Inventory) unheld(socks []sockets.Socket, holders map[uint64][]int) bool {
+// holder-less at the last full read; with among, only one of those.
+func (inv *Inventory) unheld(socks []sockets.Socket, holders map[uint64][]int, among map[uint64]bool) bool {
 	for _, s := range socks {
-		if s.Inode != 0 && len(holders[s.Inode]) == 0 && !inv.orphans[s.Inode] {
+		if s.Inode != 0 && len(holders[s.Inode]) == 0 && !inv.orphans[s.Inode] && (among == nil || among[s.Inode]) {
 			return true
 		}
 	}
