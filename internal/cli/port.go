@@ -200,13 +200,9 @@ func portRun(ctx context.Context, opts *PortOptions) error {
 		case "udp":
 			q.TCP, q.UDP = false, true
 		}
-		for _, p := range target.ports {
-			q.Port = p
-			s, err := c.Collect(ctx, q)
-			if err != nil {
-				return err
-			}
-			socks = append(socks, s...)
+		var err error
+		if socks, err = c.CollectPorts(ctx, q, target.ports); err != nil {
+			return err
 		}
 	}
 	socks = filterSockets(socks, opts)

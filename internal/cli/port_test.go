@@ -138,7 +138,7 @@ func TestPortRunChildListener(t *testing.T) {
 		// ephemeral end; the listener is the child's.
 		var listeners []report.Socket
 		for _, s := range got.Sockets {
-			if s.State == "LISTEN" {
+			if s.State == "LISTEN" && s.LocalAddr == netip.MustParseAddr("127.0.0.1") {
 				listeners = append(listeners, s)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"slices"
 
 	"github.com/portwho/portwho/internal/process"
@@ -29,6 +30,16 @@ type Collector struct {
 // namespace. Processes that exit during the scan are left out; they are
 // not an error. Findings are left empty for assessment to fill.
 func (c *Collector) Collect(ctx context.Context, q sockets.Query) ([]Socket, error) {
+	if q.Port != 0 {
+		return c.CollectPorts(ctx, q, []uint16{q.Port})
+	}
+	return c.CollectPorts(ctx, q, nil)
+}
+
+// CollectPorts is Collect for sockets on any of ports (q.Port is ignored;
+// no ports means any port), as a service name with several ports asks. The
+// kernel filters each port, and owners are found in one walk for all.
+func (c *Collector) CollectPorts(ctx context.Context, q sockets.Query, ports []uint16) ([]Socket, error) {
 	scanner := c.Sockets
 	if scanner == nil {
 		scanner = &sockets.Scanner{}
@@ -37,9 +48,36 @@ func (c *Collector) Collect(ctx context.Context, q sockets.Query) ([]Socket, err
 	if procs == nil {
 		procs = &process.Reader{}
 	}
-	socks, err := scanner.List(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("list sockets: %w", err)
+	var socks []sockets.Socket
+	if len(ports) == 0 {
+		q.Port = 0
+		var err error
+		if socks, err = scanner.List(ctx, q); err != nil {
+			return nil, fmt.Errorf("list sockets: %w", err)
+		}
+	} else {
+		type key struct {
+			proto      string
+			netns      uint64
+			local, rem netip.AddrPort
+			inode      uint64
+		}
+		seen := make(map[key]bool)
+		for _, p := range ports {
+			q.Port = p
+			got, err := scanner.List(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("list sockets: %w", err)
+			}
+			// A connection from one of the ports to another matches both.
+			for _, s := range got {
+				k := key{s.Protocol, s.NetNS.Inode, netip.AddrPortFrom(s.LocalAddr, s.LocalPort), netip.AddrPortFrom(s.RemoteAddr, s.RemotePort), s.Inode}
+				if !seen[k] {
+					seen[k] = true
+					socks = append(socks, s)
+				}
+			}
+		}
 	}
 	inodes := make(map[uint64]struct{}, len(socks))
 	for _, s := range socks {
