@@ -36,7 +36,8 @@ func withCtx(ctx context.Context, c net.Conn) (stop func() bool) {
 // readFramed reads from r until frame reports that buf holds one complete
 // message, and returns that message. frame returns the message's total
 // length, or errNeedMore while it cannot tell yet; any other error is a
-// malformed reply. Reads stop at maxReply bytes.
+// malformed reply. Reads stop at maxReply bytes. Bytes that arrive after
+// the message are dropped: use it where the peer then waits for us.
 func readFramed(r io.Reader, frame func(buf []byte) (int, error)) ([]byte, error) {
 	buf := make([]byte, 0, 512)
 	for {

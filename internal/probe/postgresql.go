@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 )
@@ -64,8 +65,10 @@ func postgresExchange(ctx context.Context, c net.Conn) (postgresSession, error) 
 	if _, err := c.Write(req); err != nil {
 		return s, fmt.Errorf("send ssl request: %w", err)
 	}
-	first, err := readFramed(c, frameExact(1))
-	if err != nil {
+	// Exactly one byte: an old server's ErrorResponse follows in the same
+	// segment and must stay unread for the framed read below.
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(c, first); err != nil {
 		return s, fmt.Errorf("read ssl answer: %w", err)
 	}
 	var rw net.Conn = c

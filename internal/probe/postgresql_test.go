@@ -158,3 +158,19 @@ func FuzzParsePgMessage(f *testing.F) {
 		}
 	})
 }
+
+// A server too old for SSLRequest answers it with an ErrorResponse at once;
+// that still names PostgreSQL.
+func TestPostgresqlProbeErrorOnSSLRequest(t *testing.T) {
+	errResp := readTestdata(t, "postgresql-15-nouser.bin")
+	addr := binServeTCP(t, binStep{frame: frameExact(8), reply: fixed(errResp)})
+	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, postgresqlProbe)
+	if err != nil || !ok {
+		t.Fatalf("probe: ok %v err %v", ok, err)
+	}
+	want := Match{Service: "postgresql", Product: "PostgreSQL", Version: "9.6 or later", Method: "native:postgresql", Certain: true,
+		Info: "no PostgreSQL user name specified in startup packet"}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("match (-want +got):\n%s", diff)
+	}
+}

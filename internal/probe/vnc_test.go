@@ -79,3 +79,20 @@ func FuzzParseRFB(f *testing.F) {
 		}
 	})
 }
+
+// An RFB 3.3 server chooses the security type itself and sends it as a
+// 32-bit number after the client echoes 3.3.
+func TestVncProbeRFB33(t *testing.T) {
+	addr := binServeTCP(t,
+		binStep{reply: fixed([]byte("RFB 003.003\n"))},
+		binStep{frame: frameExact(12), check: wantBytes("RFB 003.003\n"), reply: fixed([]byte{0, 0, 0, 2})},
+	)
+	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, vncProbe)
+	if err != nil || !ok {
+		t.Fatalf("probe: ok %v err %v", ok, err)
+	}
+	want := Match{Service: "vnc", Product: "VNC", Info: "protocol 3.3; security: VNC password", Method: "native:vnc", Certain: true}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("match (-want +got):\n%s", diff)
+	}
+}
