@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 SHAPES=${SHAPES:-"many-sockets many-procs"}
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}
+# ROUNDS of the interleaved pass that gives the ratios (0 skips it).
+ROUNDS=${ROUNDS:-21}
 OUT=${OUT:-$(mktemp -d /tmp/portwho-bench.XXXXXX)}
 # The workload's addresses, 127.SUBNET.0.0/16: a random block, so this run
 # does not collide with another workload left on the host.
@@ -60,6 +62,37 @@ peak_rss_mib() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
+# interleave NAME=CMD...: runs the commands in turn, ROUNDS times, so that a
+# change of load on a shared machine hits them all alike (hyperfine runs
+# each command's runs back to back), and prints "name wall_ms cpu_ms rss_mib"
+# medians to $OUT/interleaved.txt.
+interleave() {
+	local log=$OUT/interleaved.log
+	: >"$log"
+	for ((r = 0; r < ROUNDS; r++)); do
+		for nc in "$@"; do
+			eval "/usr/bin/time -a -o '$log' -f '${nc%%=*}|%e|%U|%S|%M' ${nc#*=}" >/dev/null 2>&1 || true
+		done
+	done
+	: >"$OUT/interleaved.txt"
+	for nc in "$@"; do
+		local n=${nc%%=*}
+		median() { awk -F'|' -v n="$n" "\$1 == n {print $1}" "$log" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+		printf '%s|%.0f|%.0f|%.1f\n' "$n" "$(median '$2*1000')" "$(median '($3+$4)*1000')" "$(median '$5/1024')" >>"$OUT/interleaved.txt"
+	done
+}
+
+# iratio A B TARGET: interleaved medians of A against B.
+iratio() {
+	local a b
+	a=$(awk -F'|' -v n="$1" '$1 == n' "$OUT/interleaved.txt")
+	b=$(awk -F'|' -v n="$2" '$1 == n' "$OUT/interleaved.txt")
+	awk -F'|' -v a="$a" -v b="$b" -v t="$3" 'BEGIN {
+		split(a, x, "|"); split(b, y, "|")
+		printf "  %-22s / %-16s wall %5d / %5d ms = %.2f   cpu %5d / %5d ms = %.2f   (target <= %s)\n", x[1], y[1], x[2], y[2], x[2]/y[2], x[3], y[3], x[3]/y[3], t
+	}'
+}
+
 # report FILE A B TARGET: A against B, wall and CPU.
 report() {
 	printf '  %-22s / %-16s wall %5.0f / %5.0f ms = %s   cpu %5.0f / %5.0f ms = %s   (target <= %s)\n' \
@@ -92,21 +125,36 @@ for shape in $SHAPES; do
 			-n "lsof -i -P -n" "lsof -i -P -n" \
 			-n "netstat -tulpn" "netstat -tulpn"
 		echo
-		echo "ratios ($shape):"
+		echo "hyperfine means ($shape):"
 		report "$json" "portwho --json" "ss -tulpn" 0.80
 		report "$json" "portwho --all --json" "ss -tanp" 0.80
 		report "$json" "portwho PORT --json" "ss -tlnp sport" 0.80
 		report "$json" "portwho --json" "lsof -i -P -n" -
 		report "$json" "portwho --json" "netstat -tulpn" -
 		echo "peak RSS MiB: portwho --json $(peak_rss_mib "$PW" --json), --all --json $(peak_rss_mib "$PW" --all --json), PORT --json $(peak_rss_mib "$PW" "$port" --json); ss -tanp $(peak_rss_mib ss -tanp)  (target <= 64)"
+		if [ "$ROUNDS" -gt 0 ]; then
+			interleave "portwho --json=$PW --json" "ss -tulpn=ss -tulpn" \
+				"portwho --all --json=$PW --all --json" "ss -tanp=ss -tanp" \
+				"portwho PORT --json=$PW $port --json" "ss -tlnp sport=ss -tlnp 'sport = :$port'"
+			echo "interleaved medians of $ROUNDS rounds ($shape), the figures to record:"
+			iratio "portwho --json" "ss -tulpn" 0.80
+			iratio "portwho --all --json" "ss -tanp" 0.80
+			iratio "portwho PORT --json" "ss -tlnp sport" 0.80
+			echo "  peak RSS MiB (median): $(cut -d'|' -f1,4 "$OUT/interleaved.txt" | tr '\n' ' ')"
+		fi
 	else
 		hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$json" --export-markdown "$OUT/$shape.md" \
 			-n "portwho --json" "$PW --json" \
 			-n "ss -tulpn" "ss -tulpn"
 		echo
-		echo "ratios ($shape):"
+		echo "hyperfine means ($shape):"
 		report "$json" "portwho --json" "ss -tulpn" 1.00
 		echo "peak RSS MiB: portwho --json $(peak_rss_mib "$PW" --json)"
+		if [ "$ROUNDS" -gt 0 ]; then
+			interleave "portwho --json=$PW --json" "ss -tulpn=ss -tulpn"
+			echo "interleaved medians of $ROUNDS rounds ($shape), the figures to record:"
+			iratio "portwho --json" "ss -tulpn" 1.00
+		fi
 	fi
 	stop_workload
 done
