@@ -49,7 +49,7 @@ func amqpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, nil
 	}
-	return amqpMatch(s), true, nil
+	return clipMatch(amqpMatch(s)), true, nil
 }
 
 func amqpMatch(s amqpStart) Match {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"time"
+	"unicode/utf8"
 )
 
 // maxReply caps what any binary probe reads from a peer.
@@ -115,4 +116,32 @@ func randomUint32() uint32 {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint32(b[:])
+}
+
+// Caps on the peer-chosen text a Match carries: enough for any real
+// product string, short enough that a hostile peer cannot fill a report.
+const (
+	maxProductLen  = 80
+	maxInfoLen     = 300
+	maxEvidenceLen = 512
+)
+
+// clipMatch truncates the peer-chosen fields of m, on rune boundaries.
+func clipMatch(m Match) Match {
+	m.Product = clipText(m.Product, maxProductLen)
+	m.Version = clipText(m.Version, maxProductLen)
+	m.Info = clipText(m.Info, maxInfoLen)
+	m.Evidence = clipText(m.Evidence, maxEvidenceLen)
+	return m
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestReadFramed(t *testing.T) {
@@ -147,5 +149,19 @@ func TestUDPProbesReturnOnCancel(t *testing.T) {
 				t.Error("probe of a silent peer returned no error")
 			}
 		})
+	}
+}
+
+func TestClipMatch(t *testing.T) {
+	long := strings.Repeat("é", 400) // 800 bytes, two per rune
+	m := clipMatch(Match{Product: long, Version: "1.0", Info: long, Evidence: long})
+	if len(m.Product) > maxProductLen+len("…") || len(m.Info) > maxInfoLen+len("…") || len(m.Evidence) > maxEvidenceLen+len("…") {
+		t.Errorf("not clipped: %d, %d, %d bytes", len(m.Product), len(m.Info), len(m.Evidence))
+	}
+	if !utf8.ValidString(m.Product) || !utf8.ValidString(m.Info) || !utf8.ValidString(m.Evidence) {
+		t.Error("clipping split a rune")
+	}
+	if m.Version != "1.0" {
+		t.Errorf("short field changed: %q", m.Version)
 	}
 }

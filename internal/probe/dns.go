@@ -165,7 +165,7 @@ func dnsRun(ctx context.Context, c net.Conn, transport string, send func([]byte)
 			_ = c.SetReadDeadline(grace)
 		}
 	}
-	return dnsMatch(dc, transport), true, nil
+	return clipMatch(dnsMatch(dc, transport)), true, nil
 }
 
 // dnsQuery builds a query without recursion desired.

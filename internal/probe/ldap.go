@@ -55,7 +55,7 @@ func ldapProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, nil
 	}
-	return ldapMatch(r), true, nil
+	return clipMatch(ldapMatch(r)), true, nil
 }
 
 func ldapRootDSERequest() []byte {

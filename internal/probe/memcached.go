@@ -47,7 +47,7 @@ func memcachedProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, nil // something else answered the line
 	}
-	return memcachedMatch(v, "tcp"), true, nil
+	return clipMatch(memcachedMatch(v, "tcp")), true, nil
 }
 
 func memcachedUDPProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
@@ -73,7 +73,7 @@ func memcachedUDPProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 		if err != nil {
 			return Match{}, false, nil
 		}
-		return memcachedMatch(v, "udp"), true, nil
+		return clipMatch(memcachedMatch(v, "udp")), true, nil
 	}
 }
 

@@ -76,7 +76,7 @@ func mongodbProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if err != nil || (h.ResponseTo != helloID && h.ResponseTo != isMasterID) {
 		return Match{}, false, nil
 	}
-	return mongoMatch(h), true, nil
+	return clipMatch(mongoMatch(h)), true, nil
 }
 
 // mongoHelloMsg builds OP_MSG {hello: 1, $db: "admin"}.

@@ -53,7 +53,7 @@ func mysqlBanner(b []byte) (Match, bool) {
 	if err != nil {
 		return Match{}, false
 	}
-	return mysqlMatch(g), true
+	return clipMatch(mysqlMatch(g)), true
 }
 
 func mysqlProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
@@ -66,7 +66,7 @@ func mysqlProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	if err != nil {
 		return Match{}, false, nil
 	}
-	return mysqlMatch(g), true, nil
+	return clipMatch(mysqlMatch(g)), true, nil
 }
 
 func mysqlMatch(g mysqlGreeting) Match {

@@ -53,7 +53,7 @@ func postgresqlProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 		return Match{}, false, nil
 	}
 	m, ok := postgresJudge(s)
-	return m, ok, nil
+	return clipMatch(m), ok, nil
 }
 
 // postgresExchange runs the SSLRequest and the startup on c, through TLS

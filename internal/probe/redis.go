@@ -67,7 +67,7 @@ func redisProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 		info := parseRedisInfo(r.Text)
 		redisApplyInfo(&m, info)
 	}
-	return m, true, nil
+	return clipMatch(m), true, nil
 }
 
 // redisJudgePing decides from the reply to PING. +PONG is Redis's answer;

@@ -80,7 +80,7 @@ func snmpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 			}
 		}
 	}
-	return snmpMatch(v2, v3), true, nil
+	return clipMatch(snmpMatch(v2, v3)), true, nil
 }
 
 func snmpV2cGet(id uint32) []byte {
