@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"encoding/binary"
-
 	"fmt"
 	"net"
 	"strings"
