@@ -106,6 +106,10 @@ type Event struct {
 // not listening (connections) are ignored.
 func listenersOf(socks []report.Socket, threshold report.Severity) map[Key]*Listener {
 	out := make(map[Key]*Listener, len(socks))
+	// One allocation for every listener of the look, not one each.
+	pool := make([]Listener, 0, len(socks))
+	inodes := make([]uint64, 0, len(socks))
+	pids := make([]int, 0, len(socks))
 	for i := range socks {
 		s := &socks[i]
 		if !isListening(s) {
@@ -120,19 +124,32 @@ func listenersOf(socks []report.Socket, threshold report.Severity) map[Key]*List
 		}
 		l := out[k]
 		if l == nil {
-			l = &Listener{Key: k, NetNSLabel: s.NetNS.Label, Owner: s.Owner, Service: s.Service, Socket: s}
+			pool = append(pool, Listener{Key: k, NetNSLabel: s.NetNS.Label, Owner: s.Owner, Service: s.Service, Socket: s})
+			l = &pool[len(pool)-1]
 			out[k] = l
-		}
-		if s.Inode != 0 && !slices.Contains(l.Inodes, s.Inode) {
-			l.Inodes = append(l.Inodes, s.Inode)
-			if s.Inode < l.Socket.Inode || l.Socket.Inode == 0 {
-				l.Socket = s
+			// Room for the first socket's inode and holders, carved
+			// from shared arrays with no spare capacity, so a second
+			// socket's append reallocates instead of overwriting a
+			// neighbour.
+			if s.Inode != 0 {
+				inodes = append(inodes, s.Inode)
+				l.Inodes = inodes[len(inodes)-1 : len(inodes) : len(inodes)]
 			}
-		}
-		for _, p := range s.Processes {
-			if !slices.Contains(l.PIDs, p.PID) {
-				l.PIDs = append(l.PIDs, p.PID)
+			if n := len(s.Processes); n > 0 {
+				start := len(pids)
+				for _, p := range s.Processes {
+					pids = append(pids, p.PID)
+				}
+				l.PIDs = slices.Compact(pids[start : start+n : start+n])
 			}
+			if l.PIDs == nil {
+				l.PIDs = []int{}
+			}
+			if l.Inodes == nil {
+				l.Inodes = []uint64{}
+			}
+		} else {
+			l.addSocket(s)
 		}
 		for _, f := range s.Findings {
 			if f.Severity >= threshold && !slices.ContainsFunc(l.Findings, func(g report.Finding) bool { return g.ID == f.ID }) {
@@ -147,6 +164,21 @@ func listenersOf(socks []report.Socket, threshold report.Severity) map[Key]*List
 		fillOwner(l, socks)
 	}
 	return out
+}
+
+// addSocket adds a second or later socket of the same identity.
+func (l *Listener) addSocket(s *report.Socket) {
+	if s.Inode != 0 && !slices.Contains(l.Inodes, s.Inode) {
+		l.Inodes = append(l.Inodes, s.Inode)
+		if s.Inode < l.Socket.Inode || l.Socket.Inode == 0 {
+			l.Socket = s
+		}
+	}
+	for _, p := range s.Processes {
+		if !slices.Contains(l.PIDs, p.PID) {
+			l.PIDs = append(l.PIDs, p.PID)
+		}
+	}
 }
 
 // fillOwner names the lowest pid's process, user, unit and container.

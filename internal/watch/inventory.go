@@ -74,8 +74,9 @@ type pidState struct {
 	fdCount int64
 	inodes  []uint64 // socket inodes, sorted
 	proc    *process.Process
-	fresh   bool // re-read this look
-	seen    int  // look number it was last checked in
+	one     []process.Process // proc alone, shared by the sockets it holds
+	fresh   bool              // re-read this look
+	seen    int               // look number it was last checked in
 	denied  bool
 	holds   bool // holds a listener: checked every look
 }
@@ -183,9 +184,20 @@ func (inv *Inventory) Snapshot(ctx context.Context) ([]report.Socket, error) {
 				if err != nil && !errors.Is(err, os.ErrNotExist) {
 					p = &process.Process{PID: pid}
 				}
-				ps.proc, ps.fresh = p, false
+				ps.proc, ps.fresh, ps.one = p, false, nil
+				if p != nil {
+					ps.one = []process.Process{*p}
+				}
 			}
-			if ps.proc != nil {
+			if ps.proc == nil {
+				continue
+			}
+			if len(pids) == 1 {
+				// The common case: one holder. Its one-element slice
+				// is shared by every socket it holds and every look
+				// until it is re-read; nobody appends to Processes.
+				r.Processes = ps.one[:1:1]
+			} else {
 				r.Processes = append(r.Processes, *ps.proc)
 			}
 		}
