@@ -216,6 +216,10 @@ def main():
     for transport, count, pw_s, nm_s in totals:
         ratio = pw_s / nm_s if nm_s else float("nan")
         print(f"| {transport} | {count} | {pw_s:.2f} | {nm_s:.2f} | {ratio:.4f} |")
+    # Reported, not enforced: wall times on a shared machine are noisy, and
+    # issue 5's target (at most 0.1x nmap's time) is a benchmark figure.
+    slow = [t for t, _, pw_s, nm_s in totals if nm_s and pw_s / nm_s > 0.1]
+    print(f"\ntime target (portwho <= 0.1 x nmap): {'missed for ' + ', '.join(slow) if slow else 'met'}")
     if failed:
         print("\nFAIL: portwho missed or misnamed a service that nmap names", file=sys.stderr)
         return 1

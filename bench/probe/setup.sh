@@ -97,7 +97,10 @@ register() {
 		sleep 0.1
 	done
 	[ -n "$pid" ] || die "$name wrote no pid file $pidfile"
-	printf '%s\t%s\t%s\n' "$name" "$pidfile" "$(readlink "/proc/$pid/exe")" >>"$PIDS_FILE"
+	# Replace any line an earlier run left for a server that since died.
+	awk -F'\t' -v n="$name" '$1 != n' "$PIDS_FILE" >"$PIDS_FILE.new"
+	printf '%s\t%s\t%s\n' "$name" "$pidfile" "$(readlink "/proc/$pid/exe")" >>"$PIDS_FILE.new"
+	mv "$PIDS_FILE.new" "$PIDS_FILE"
 }
 
 # background NAME CMD... starts a daemon that stays in the foreground, in its
