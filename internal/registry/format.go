@@ -386,32 +386,46 @@ func (r *Registry) entry(i int) Entry {
 		p := r.person(a - 1)
 		e.Assignee = &p
 	}
-	pos, end := r.extraOff+r.u32(at+30), r.strOff
-	next := func() int {
-		v, w := uvarint(r.data, pos, end)
-		if w <= 0 {
-			pos = end
-			return 0
-		}
-		pos += w
-		if v > 1<<31 {
-			return 0
-		}
-		return int(v)
-	}
+	x := r.extra(i)
 	// Counts are bounded by what is left of the section, so a crafted count
 	// cannot make us loop or allocate without limit.
-	for n := min(next(), end-pos); n > 0; n-- {
-		e.Contact = append(e.Contact, r.person(next()))
+	for n := x.count(); n > 0; n-- {
+		e.Contact = append(e.Contact, r.person(x.next()))
 	}
-	for n := min(next(), end-pos); n > 0; n-- {
-		typ, data, text := r.str(next()), r.str(next()), r.str(next())
+	for n := x.count(); n > 0; n-- {
+		typ, data, text := r.str(x.next()), r.str(x.next()), r.str(x.next())
 		e.References = append(e.References, Reference{Type: typ, Data: data, Text: text, URL: referenceURL(typ, data)})
 	}
-	for n := min(next(), end-pos); n > 0; n-- {
-		e.Notes = append(e.Notes, r.str(next()))
+	for n := x.count(); n > 0; n-- {
+		e.Notes = append(e.Notes, r.str(x.next()))
 	}
-	e.Unauthorized = r.str(next())
-	e.ServiceCode = r.str(next())
+	e.Unauthorized = r.str(x.next())
+	e.ServiceCode = r.str(x.next())
 	return e
 }
+
+// extraReader walks a record's uvarint-coded extra data.
+type extraReader struct {
+	data     string
+	pos, end int
+}
+
+func (r *Registry) extra(i int) extraReader {
+	return extraReader{data: r.data, pos: r.extraOff + r.u32(r.rec(i)+30), end: r.strOff}
+}
+
+func (x *extraReader) next() int {
+	v, w := uvarint(x.data, x.pos, x.end)
+	if w <= 0 {
+		x.pos = x.end
+		return 0
+	}
+	x.pos += w
+	if v > 1<<31 {
+		return 0
+	}
+	return int(v)
+}
+
+// count reads a list length, bounded by the bytes left.
+func (x *extraReader) count() int { return min(x.next(), x.end-x.pos) }

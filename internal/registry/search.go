@@ -119,23 +119,38 @@ func indexFold(s, w string) int {
 }
 
 // otherContains reports whether w occurs in record i's notes, unauthorized
-// text or people, reading them in place.
+// text or people, reading them in place without decoding the record.
 func (r *Registry) otherContains(i int, w string) bool {
-	e := r.entry(i)
-	for _, n := range e.Notes {
-		if indexFold(n, w) >= 0 {
+	if a := r.u32(r.rec(i) + 26); a > 0 && r.personContains(a-1, w) {
+		return true
+	}
+	x := r.extra(i)
+	for n := x.count(); n > 0; n-- {
+		if r.personContains(x.next(), w) {
 			return true
 		}
 	}
-	if indexFold(e.Unauthorized, w) >= 0 {
-		return true
+	for n := x.count(); n > 0; n-- {
+		x.next() // references: type, data, text
+		x.next()
+		x.next()
 	}
-	ps := e.Contact
-	if e.Assignee != nil {
-		ps = append(ps, *e.Assignee)
+	for n := x.count(); n > 0; n-- {
+		if indexFold(r.str(x.next()), w) >= 0 {
+			return true
+		}
 	}
-	for _, p := range ps {
-		if indexFold(p.Name, w) >= 0 || indexFold(p.Org, w) >= 0 || indexFold(p.ID, w) >= 0 || indexFold(p.URI, w) >= 0 {
+	return indexFold(r.str(x.next()), w) >= 0 // unauthorized
+}
+
+// personContains looks for w in a person's id, name, org and addresses.
+func (r *Registry) personContains(idx int, w string) bool {
+	if idx < 0 || idx >= r.nPeople {
+		return false
+	}
+	at := r.peopOff + idx*personSize
+	for k := 0; k < 4; k++ {
+		if indexFold(r.str(r.u32(at+4*k)), w) >= 0 {
 			return true
 		}
 	}
