@@ -66,6 +66,9 @@ copy. Exit status: 0 answered, 1 nothing registered or found, 2 bad usage.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			return completeServiceNames(opts.Registry, args, toComplete)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Arg = args[0]
 			if runF != nil {
@@ -77,6 +80,19 @@ copy. Exit status: 0 answered, 1 nothing registered or found, 2 bad usage.`,
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "write JSON (see docs/json.md)")
 	cmd.Flags().IntVar(&opts.Limit, "limit", defaultRangeLimit, "records per page of a port range")
 	return cmd
+}
+
+// completeServiceNames completes a service name argument from the
+// registry; ports are not worth completing.
+func completeServiceNames(load func() (*registry.Registry, error), args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 || prefix == "" || prefix[0] >= '0' && prefix[0] <= '9' {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	reg, err := load()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return reg.NamesWithPrefix(prefix, 200), cobra.ShellCompDirectiveNoFileComp
 }
 
 // InfoResult is the answer of portwho info, and its --json form.

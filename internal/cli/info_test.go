@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 
 	"github.com/portwho/portwho/internal/registry"
 )
@@ -281,5 +282,22 @@ func TestCacheDir(t *testing.T) {
 				t.Errorf("CacheDir() = %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCompleteServiceNames(t *testing.T) {
+	tests := []struct {
+		prefix string
+		want   []string
+	}{
+		{"mcs-fa", []string{"mcs-fastmail"}},
+		{"33", nil}, // ports are not completed
+		{"", nil},
+	}
+	for _, tt := range tests {
+		got, dir := completeServiceNames(embeddedRegistry, nil, tt.prefix)
+		if diff := cmp.Diff(tt.want, got); diff != "" || dir != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("complete %q: directive %d (-want +got):\n%s", tt.prefix, dir, diff)
+		}
 	}
 }

@@ -227,6 +227,24 @@ func (r *Registry) Name(name string) []Entry {
 	return out
 }
 
+// NamesWithPrefix returns up to limit distinct service names starting with
+// prefix (any case), in name order: for shell completion.
+func (r *Registry) NamesWithPrefix(prefix string, limit int) []string {
+	want := strings.ToLower(prefix)
+	nameAt := func(i int) string { return r.recService(r.u32(r.nameOff + 4*i)) }
+	var out []string
+	for i := sort.Search(r.nNames, func(i int) bool { return strings.ToLower(nameAt(i)) >= want }); i < r.nNames && len(out) < limit; i++ {
+		n := nameAt(i)
+		if !strings.HasPrefix(strings.ToLower(n), want) {
+			break
+		}
+		if len(out) == 0 || !strings.EqualFold(out[len(out)-1], n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Neighbours returns the nearest records with a service name below and above
 // port (all records at the nearest port on each side), for ports that have
 // none of their own.

@@ -166,6 +166,25 @@ func TestName(t *testing.T) {
 	}
 }
 
+func TestNamesWithPrefix(t *testing.T) {
+	r := Embedded()
+	tests := []struct {
+		prefix string
+		limit  int
+		want   []string
+	}{
+		{"mcs-f", 10, []string{"mcs-fastmail"}},
+		{"HTTPS", 3, []string{"https", "https-wmap"}},
+		{"mdns", 5, []string{"mdns", "mdnsresponder"}},
+		{"zzzzz", 5, nil},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, r.NamesWithPrefix(tt.prefix, tt.limit)); diff != "" {
+			t.Errorf("NamesWithPrefix(%q) (-want +got):\n%s", tt.prefix, diff)
+		}
+	}
+}
+
 func TestNeighbours(t *testing.T) {
 	r := Embedded()
 	tests := []struct {
