@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,5 +422,65 @@ func TestWriteReportJSON(t *testing.T) {
 	var out bytes.Buffer
 	if err := writeReportJSON(&IOStreams{Out: &out}, struct{}{}, nil); err != nil || out.String() != "{\"sockets\":[]}\n" {
 		t.Errorf("empty listing: %q, %v", out.String(), err)
+	}
+}
+
+// TestPortHelperNonRoot is not a test: started by TestPortRunWithoutRoot as
+// an unprivileged user, it runs portwho PORT and prints what it wrote.
+func TestPortHelperNonRoot(t *testing.T) {
+	port := os.Getenv("PORTWHO_NONROOT_PORT")
+	if port == "" {
+		return
+	}
+	opts, out, errOut := testPortOpts(port)
+	err := portRun(context.Background(), opts)
+	fmt.Printf("err=%v\n%s%s", err, out, errOut)
+	os.Exit(0)
+}
+
+func TestPortRunWithoutRoot(t *testing.T) {
+	needLinux(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a child as another user")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	// The test binary's directory is private to root; copy it where
+	// nobody can run it.
+	dir, err := os.MkdirTemp("", "portwho-nonroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "cli.test")
+	copyExecutable(t, self, bin)
+	cmd := exec.Command(bin, "-test.run=^TestPortHelperNonRoot$")
+	cmd.Env = append(os.Environ(), "PORTWHO_NONROOT_PORT="+strconv.Itoa(port), "HOME="+dir)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	got := string(out)
+	if !strings.HasPrefix(got, "err=<nil>\n") {
+		t.Errorf("portwho PORT failed without root:\n%s", got)
+	}
+	for _, want := range []string{fmt.Sprintf("tcp  127.0.0.1:%d  LISTEN  ", port), "owner hidden: run as root"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
 	}
 }
