@@ -209,7 +209,10 @@ func (a *Assessor) processFindings(p *process.Process, owners map[string]string)
 	if f, ok := exeWritableDir(p, &a.Config, a.Dirs); ok {
 		fs = append(fs, f)
 	}
-	if a.Packages != nil {
+	// A binary already judged high for where it is (deleted, or in a
+	// writable directory) is not also reported as unpackaged: it says the
+	// same thing, less loudly, on every one of its sockets.
+	if a.Packages != nil && len(fs) == 0 {
 		if f, ok := exeUnpackaged(p, owners, a.Packages.Name()); ok {
 			fs = append(fs, f)
 		}

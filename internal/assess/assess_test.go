@@ -232,7 +232,7 @@ func TestRules(t *testing.T) {
 		{
 			name: "sshd binary copied to /tmp is not the allowed sshd",
 			sock: listener("tcp", "0.0.0.0", 22, proc(9, "sshd", "/tmp/sshd", "root")),
-			want: []string{"exe-writable-dir:high", "exposed:medium", "exe-unpackaged:low"},
+			want: []string{"exe-writable-dir:high", "exposed:medium"},
 		},
 		{
 			name: "wildcard in a container namespace is low and says so",
@@ -281,7 +281,7 @@ func TestRules(t *testing.T) {
 			name: "user-owned directory",
 			sock: listener("tcp", "127.0.0.1", 9100, proc(73, "node_exporter", "/home/alice/bin/node_exporter", "alice")),
 			dirs: fixedDirs{"/home/alice/bin": {Mode: fs.ModeDir | 0o755, UID: 1000}},
-			want: []string{"exe-writable-dir:high", "exe-unpackaged:low", "unregistered:info"},
+			want: []string{"exe-writable-dir:high", "unregistered:info"},
 		},
 		{
 			name: "trusted directory",
@@ -294,7 +294,7 @@ func TestRules(t *testing.T) {
 			name: "world-writable parent without sticky bit",
 			sock: listener("tcp", "127.0.0.1", 9100, proc(74, "agent", "/srv/drop/bin/agent", "root")),
 			dirs: fixedDirs{"/srv/drop": {Mode: fs.ModeDir | 0o777}},
-			want: []string{"exe-writable-dir:high", "exe-unpackaged:low", "unregistered:info"},
+			want: []string{"exe-writable-dir:high", "unregistered:info"},
 		},
 		{
 			name: "container executable is not looked up in the host's dpkg",
@@ -322,7 +322,7 @@ func TestRules(t *testing.T) {
 				c.Ignore = []string{IDRegisteredMismatch}
 				c.Severity = map[string]report.Severity{IDExposed: report.SeverityHigh}
 			},
-			want: []string{"exe-writable-dir:high", "exposed:high", "exe-unpackaged:low"},
+			want: []string{"exe-writable-dir:high", "exposed:high"},
 		},
 		{
 			name: "established sockets get only process findings",
@@ -332,7 +332,7 @@ func TestRules(t *testing.T) {
 				s.RemoteAddr, s.RemotePort = netip.MustParseAddr("198.51.100.7"), 443
 				return s
 			}(),
-			want: []string{"exe-writable-dir:high", "exe-unpackaged:low"},
+			want: []string{"exe-writable-dir:high"},
 		},
 	}
 	for _, tt := range tests {

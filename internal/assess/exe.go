@@ -23,7 +23,7 @@ func exeDeleted(p *process.Process) (report.Finding, bool) {
 		ID:       IDExeDeleted,
 		Severity: report.SeverityHigh,
 		Title:    "executable deleted from disk while running",
-		Why:      "common for malware that hides its binary; also seen when an upgrade replaced a daemon that was not restarted (restart it, then check again)",
+		Why:      "malware hides its binary this way; so does a daemon upgraded but not restarted",
 		Evidence: fmt.Sprintf("pid %d: /proc/%d/exe -> %s (deleted)", p.PID, p.PID, cleanExe(p.Exe)),
 	}, true
 }
@@ -61,7 +61,7 @@ func exeWritableDir(p *process.Process, c *Config, dirs DirLookup) (report.Findi
 	why := ""
 	for _, t := range tempDirs {
 		if dir == t || strings.HasPrefix(dir, t+"/") {
-			why = "in " + t + ", which every user can write"
+			why = "in " + t + ", writable by every user"
 			break
 		}
 	}
@@ -75,7 +75,7 @@ func exeWritableDir(p *process.Process, c *Config, dirs DirLookup) (report.Findi
 		ID:       IDExeWritableDir,
 		Severity: report.SeverityHigh,
 		Title:    "executable runs from a writable directory (" + dir + ")",
-		Why:      "system services run from root-owned directories; a binary where others can write may have been dropped there, and can be swapped under the running service",
+		Why:      "others can drop a binary there, or swap it under the running service",
 		Evidence: fmt.Sprintf("pid %d: %s: %s", p.PID, exe, why),
 	}, true
 }

@@ -23,7 +23,7 @@ func exposure(s *report.Socket, c *Config, allowed func(*report.Socket) bool, da
 	switch {
 	case wild && hostNS:
 		f.Title = "listening on every interface, not only loopback"
-		f.Why = "any machine that can route to this host can connect; a service meant for local use should bind 127.0.0.1 or ::1"
+		f.Why = "reachable from any network that routes here; a local-only service should bind loopback"
 		f.Evidence = "bound to " + addr
 		if dualStack(s) {
 			f.Evidence += " (dual-stack: IPv4 and IPv6)"
@@ -31,13 +31,13 @@ func exposure(s *report.Socket, c *Config, allowed func(*report.Socket) bool, da
 	case wild:
 		// A container's wildcard is its own veth, not the host's NICs
 		// (osquery is criticised for calling these public).
-		f.Title = fmt.Sprintf("listening on every interface of network namespace %s, not the host's", nsName(s))
-		f.Why = "reachable from that namespace's network (a container bridge or a published port), not directly from the host's interfaces"
+		f.Title = "listening on every interface of network namespace " + nsName(s) + ", not the host's"
+		f.Why = "reachable from that namespace's network (its bridge, published ports), not from the host's interfaces"
 		f.Evidence = fmt.Sprintf("bound to %s in netns %s (inode %d)", addr, nsName(s), s.NetNS.Inode)
 		f.Severity = report.SeverityLow
 	default:
 		f.Title = "listening on a non-loopback address " + s.LocalAddr.String()
-		f.Why = "reachable from the network that address is on, not only from this host"
+		f.Why = "reachable from that address's network, not only from this host"
 		f.Evidence = "bound to " + addr
 		if !hostNS {
 			f.Evidence += " in netns " + nsName(s)
@@ -48,7 +48,7 @@ func exposure(s *report.Socket, c *Config, allowed func(*report.Socket) bool, da
 		f.Why = "allowed by the policy; " + f.Why
 	} else if d, ok := expectedDaemon(s, c, daemons); ok {
 		f.Severity = report.SeverityInfo
-		f.Why = "expected: " + d + " serves this port publicly by design"
+		f.Why = "expected: " + d + " serves this port publicly"
 	}
 	return f, true
 }

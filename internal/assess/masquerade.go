@@ -24,7 +24,7 @@ func masquerade(p *process.Process) (report.Finding, bool) {
 		ID:       IDMasquerade,
 		Severity: report.SeverityHigh,
 		Title:    "process name disguises its executable",
-		Why:      "programs rename themselves to look like kernel threads or system daemons so that they are overlooked in ps and top",
+		Why:      "renamed to pass for a kernel thread or system daemon in ps and top",
 		Evidence: ev,
 	}, true
 }

@@ -44,8 +44,8 @@ func exeUnpackaged(p *process.Process, owners map[string]string, manager string)
 		ID:       IDExeUnpackaged,
 		Severity: report.SeverityLow,
 		Title:    "executable not installed by any package",
-		Why:      "nothing records where it came from or keeps it updated; it was built, copied or dropped here by hand",
-		Evidence: fmt.Sprintf("%s: no %s package owns it (pid %d)", p.Exe, manager, p.PID),
+		Why:      "nothing records where it came from or keeps it updated",
+		Evidence: p.Exe + ": no " + manager + " package owns it",
 	}, true
 }
 

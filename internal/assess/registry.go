@@ -42,7 +42,7 @@ func (a *Assessor) judgeRegistry(dst []report.Finding, s *report.Socket, regs []
 				ID:       IDRegistryUnauthorized,
 				Severity: report.SeverityInfo,
 				Title:    "registry records unauthorized use of this port",
-				Why:      "malware or unofficial software is known to use this port; check that the holder is what you expect",
+				Why:      "malware or unofficial software is known to use this port; check the holder",
 				Evidence: fmt.Sprintf("%s/%d (%s): %q", s.Protocol, s.LocalPort, svc, u),
 			})
 		}
@@ -54,8 +54,8 @@ func (a *Assessor) judgeRegistry(dst []report.Finding, s *report.Socket, regs []
 			ID:       IDUnregistered,
 			Severity: report.SeverityInfo,
 			Title:    "port has no IANA assignment",
-			Why:      "nothing tells what should be here; only the holder says what it is",
-			Evidence: "the IANA registry assigns no service to this port over " + protoName(s.Protocol),
+			Why:      "only the holder says what this is",
+			Evidence: "no IANA service on this port over " + protoName(s.Protocol),
 		})
 	}
 	if prog, ok := a.unrelatedHolder(s, regs); ok {
@@ -88,8 +88,8 @@ func (a *Assessor) mismatch(regs []Registration, prog string) report.Finding {
 		ID:       IDRegisteredMismatch,
 		Severity: report.SeverityInfo,
 		Title:    "registered to " + d + ", but held by an unrelated program",
-		Why:      "the port number does not say what runs here; judge the program, not the registration",
-		Evidence: "registered to " + d + "; held by " + prog,
+		Why:      "a port number promises nothing; judge the program",
+		Evidence: "held by " + prog,
 	}
 	if len(regs) == 1 {
 		a.cache.mismatch[k] = f

@@ -23,7 +23,7 @@ func shellListener(p *process.Process, c *Config) (report.Finding, bool) {
 		ID:       IDShellListener,
 		Severity: report.SeverityHigh,
 		Title:    fmt.Sprintf("a %s holds the listening socket directly", kind),
-		Why:      "bind shells and ad-hoc relays look like this; real services are daemons, not an interpreter or nc (allow it in the policy settings if it is yours)",
+		Why:      "bind shells and ad-hoc relays look like this (allow it in the policy settings if it is yours)",
 		Evidence: fmt.Sprintf("pid %d: %s", p.PID, describeProcess(p)),
 	}, true
 }

@@ -370,7 +370,7 @@ func TestFindingsInPortOutput(t *testing.T) {
 	for _, want := range []string{
 		"   HIGH  executable runs from a writable directory (" + filepath.Dir(exe) + ") — ",
 		"   MED   listening on every interface, not only loopback — ",
-		"         pid " + strconv.Itoa(l.pid) + ": " + exe + ": in /tmp, which every user can write\n",
+		"         pid " + strconv.Itoa(l.pid) + ": " + exe + ": in /tmp, writable by every user\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("portwho PORT lacks %q:\n%s", want, out)

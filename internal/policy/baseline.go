@@ -75,13 +75,15 @@ func baselineRule(s *report.Socket) Rule {
 	holder := mainHolder(s.Processes)
 	switch {
 	case holder != nil:
+		// Names are matched as globs: a literal "[" must stay literal.
 		r.Exe = generaliseExe(holder.Exe)
-		r.User = holder.User
+		r.User = escapeGlob(holder.User)
 		if holder.Container != nil {
 			r.Container = holder.Container.Name
 			if r.Container == "" {
 				r.Container = holder.Container.ID
 			}
+			r.Container = escapeGlob(r.Container)
 		}
 		if holder.ExeDeleted {
 			notes = append(notes, "executable was deleted when baselined")
@@ -97,7 +99,7 @@ func baselineRule(s *report.Socket) Rule {
 		notes = append(notes, "holder not visible: run baseline as root to pin it")
 	}
 	if r.Container == "" {
-		r.NetNS = nsLabel(s)
+		r.NetNS = escapeGlob(nsLabel(s)) // "netns:[4026532999]"
 	}
 	if Ephemeral.Contains(s.LocalPort) && holder != nil {
 		r.Ports = &assess.PortRange{Lo: Ephemeral.Lo, Hi: Ephemeral.Hi}

@@ -196,6 +196,9 @@ func TestBaselineWriteParse(t *testing.T) {
 		sock("tcp", "192.0.2.10", 443, pr(900, "/opt/weird[1]/srv", "svc")),
 	}
 	socks[0].Service = "http"
+	unnamed := sock("tcp", "0.0.0.0", 8080, pr(950, "/usr/bin/app", "app"))
+	unnamed.NetNS = sockets.NetNS{Inode: 4026532999, Label: "netns:[4026532999]"}
+	socks = append(socks, unnamed)
 	est := sock("tcp", "10.0.0.1", 40000, pr(1, "/x", "root"))
 	est.State = "ESTAB"
 	socks = append(socks, est)
