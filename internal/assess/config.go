@@ -110,6 +110,11 @@ func DefaultConfig() Config {
 		"/usr/libexec/postfix/master", "/usr/sbin/exim4", "/usr/sbin/exim")
 	add([]PortRange{{110, 110}, {143, 143}, {993, 993}, {995, 995}}, "/usr/sbin/dovecot")
 	add(one(5353), "/usr/sbin/avahi-daemon")
+	// systemd-resolved answers LLMNR (5355) and, where enabled, mDNS on
+	// every interface: Ubuntu's default.
+	add([]PortRange{{5353, 5353}, {5355, 5355}}, "/usr/lib/systemd/systemd-resolved", "/lib/systemd/systemd-resolved")
+	// cups-browsed listens for printer announcements (Ubuntu desktop).
+	add(one(631), "/usr/sbin/cups-browsed")
 	add([]PortRange{{67, 68}}, "/usr/sbin/dhclient", "/sbin/dhclient", "/usr/sbin/dhcpd",
 		"/usr/lib/systemd/systemd-networkd", "/lib/systemd/systemd-networkd",
 		"/usr/sbin/NetworkManager")
