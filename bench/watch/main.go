@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -39,7 +41,14 @@ func main() {
 		os.Exit(2)
 	}
 
-	cmd := exec.Command(*portwho, "watch", "--json", "--db", *db, "--interval", interval.String(), "--retention", "0", "--metrics", "127.0.0.1:0")
+	// A free loopback port for the metrics endpoint, read at the end.
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	metrics := pl.Addr().String()
+	pl.Close()
+	cmd := exec.Command(*portwho, "watch", "--json", "--db", *db, "--interval", interval.String(), "--retention", "0", "--metrics", metrics)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -107,6 +116,16 @@ func main() {
 	mu.Unlock()
 	cpuPct := (cpu1 - cpu0) / hz / wall * 100
 	fmt.Printf("cpu: %.2f%% of one core averaged over %.0f s\n", cpuPct, wall)
+	if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "portwho_inventory_looks_total") || strings.HasPrefix(l, "portwho_scan_duration_seconds_sum") ||
+				strings.HasPrefix(l, "portwho_scan_duration_seconds_count") || strings.HasPrefix(l, "go_memstats_heap_inuse_bytes") {
+				fmt.Println("  " + l)
+			}
+		}
+	}
 	fmt.Printf("rss: %.1f MiB average, %.1f MiB max over %d samples\n", mean(rss)/1024, slices.Max(rss)/1024, len(rss))
 
 	// 2. Detection latency.

@@ -338,9 +338,6 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		Now:       f.Now,
 		Log:       errOut,
 	}
-	if w.Snapshot == nil {
-		w.Snapshot = realSnapshot(f, !opts.NoNamespaces)
-	}
 	w.SetPolicy(allowed)
 	w.Sinks = append(w.Sinks, &watch.StreamSink{W: opts.IO.Out, Human: opts.IO.OutTTY && !opts.JSON, Style: opts.IO.Style()})
 
@@ -348,6 +345,13 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	if opts.Metrics != "" {
 		m = watch.NewMetrics(opts.MetricsMaxSeries)
 		w.Metrics = m
+	}
+	if w.Snapshot == nil {
+		inv := newInventory(f, !opts.NoNamespaces)
+		w.Snapshot = inv.Snapshot
+		if m != nil {
+			m.WatchInventory(inv)
+		}
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -433,10 +437,9 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 	return err
 }
 
-// realSnapshot is the part-2 inventory plus assessment, the same pipeline
-// as portwho itself, with its costly parts cached between looks
-// (watch.Inventory).
-func realSnapshot(f *Factory, allNS bool) func(context.Context) ([]report.Socket, error) {
+// newInventory is the part-2 inventory plus assessment, the same pipeline
+// as portwho itself, with its costly parts cached between looks.
+func newInventory(f *Factory, allNS bool) *watch.Inventory {
 	reg, _ := f.Registry()
 	inv := &watch.Inventory{
 		Sockets:  &sockets.Scanner{ProcRoot: f.ProcRoot},
@@ -460,7 +463,7 @@ func realSnapshot(f *Factory, allNS bool) func(context.Context) ([]report.Socket
 			return ""
 		}
 	}
-	return inv.Snapshot
+	return inv
 }
 
 // prune applies the retention now and then every hour.

@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/report"
@@ -63,6 +64,7 @@ type Inventory struct {
 	Root bool
 
 	looks    int
+	modes    [3]atomic.Uint64 // looks that ended in each refreshMode
 	pids     map[int]*pidState
 	orphans  map[uint64]bool // listener inodes no process held at the last full read
 	pending  map[uint64]bool // listener inodes left unplaced by the last look
@@ -153,6 +155,7 @@ func (inv *Inventory) Snapshot(ctx context.Context) ([]report.Socket, error) {
 		}
 		holders = inv.holders(socks)
 	}
+	inv.modes[mode].Add(1)
 	clear(inv.pending)
 	for _, s := range socks {
 		if s.Inode != 0 && len(holders[s.Inode]) == 0 && !inv.orphans[s.Inode] {
@@ -263,6 +266,20 @@ const (
 	// refreshFull re-reads every process's descriptors.
 	refreshFull
 )
+
+func (m refreshMode) String() string {
+	return [...]string{"holders", "counts", "full"}[m]
+}
+
+// Looks counts the looks that had to go as far as each way of reading
+// owners ("holders", "counts", "full"): how much the cache saves.
+func (inv *Inventory) Looks() map[string]uint64 {
+	out := map[string]uint64{}
+	for m := refreshHolders; m <= refreshFull; m++ {
+		out[m.String()] = inv.modes[m].Load()
+	}
+	return out
+}
 
 // refresh re-reads descriptors as mode says.
 func (inv *Inventory) refresh(ctx context.Context, mode refreshMode) error {

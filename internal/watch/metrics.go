@@ -116,6 +116,17 @@ func (m *Metrics) WatchWebhook(q *Queue) {
 	}
 }
 
+// WatchInventory exports how far each look had to go to place owners.
+func (m *Metrics) WatchInventory(inv *Inventory) {
+	for _, mode := range []string{"holders", "counts", "full"} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "portwho_inventory_looks_total",
+			Help:        "Looks by how owners were found: holders (only listener holders checked), counts (every process's fd count checked), full (every fd re-read).",
+			ConstLabels: prometheus.Labels{"owners": mode},
+		}, func() float64 { return float64(inv.Looks()[mode]) }))
+	}
+}
+
 // Describe implements prometheus.Collector for the state-derived gauges.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.listenersDesc
