@@ -141,10 +141,14 @@ type RegistryStatusOptions struct {
 func NewCmdRegistryStatus(f *Factory, runF func(*RegistryStatusOptions) error) *cobra.Command {
 	opts := &RegistryStatusOptions{IO: f.IO, CacheDir: f.CacheDir, Registry: f.Registry}
 	cmd := &cobra.Command{
-		Use:     "status",
-		Short:   "Say which registry copy is in use and how old it is",
-		Example: `  portwho registry status`,
-		Args:    cobra.NoArgs,
+		Use:   "status",
+		Short: "Say which registry copy is in use and how old it is",
+		Long: `Show which copy of IANA's registry lookups use (the built-in one or the
+cached download, whichever is newer), its date and record count, the date
+of the other copy, and the cache directory.`,
+		Example: `  portwho registry status
+  portwho registry status --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

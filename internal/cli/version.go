@@ -26,6 +26,7 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print portwho's version and the date of the registry in use",
+		Long:    "Print portwho's version, the Go version it was built with, and the date and\nsource (built in, or the cached download) of the IANA registry lookups use.",
 		Example: "  portwho version\n  portwho version --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
