@@ -36,12 +36,16 @@ type Reader struct {
 	// has no boot time (nil means time.Now).
 	Now func() time.Time
 
+	// mu guards the caches only: reads run unlocked, so callers may read
+	// several processes at once.
 	mu     sync.Mutex
 	full   map[int]*Process
 	basics map[int]stat
-	users  map[uint32]string
-	boot   time.Time
-	booted bool
+
+	usersOnce sync.Once
+	users     map[uint32]string
+	bootOnce  sync.Once
+	boot      time.Time
 }
 
 func (r *Reader) procRoot() string {
@@ -65,19 +69,24 @@ func (r *Reader) now() time.Time {
 // caller's to keep; its slices must not be modified.
 func (r *Reader) Get(pid int) (*Process, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if p, ok := r.full[pid]; ok {
-		cp := *p
-		return &cp, nil
+	p, ok := r.full[pid]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if p, err = r.read(pid); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if first, ok := r.full[pid]; ok {
+			p = first // read twice at once: keep one answer
+		} else {
+			if r.full == nil {
+				r.full = make(map[int]*Process)
+			}
+			r.full[pid] = p
+		}
+		r.mu.Unlock()
 	}
-	p, err := r.read(pid)
-	if err != nil {
-		return nil, err
-	}
-	if r.full == nil {
-		r.full = make(map[int]*Process)
-	}
-	r.full[pid] = p
 	cp := *p
 	return &cp, nil
 }
@@ -88,7 +97,9 @@ func (r *Reader) read(pid int) (*Process, error) {
 		return nil, fmt.Errorf("read process %d: %w", pid, vanished(err))
 	}
 	defer d.close()
+	r.mu.Lock()
 	st, ok := r.basics[pid]
+	r.mu.Unlock()
 	if !ok {
 		b, err := d.readFile("stat", 4<<10)
 		if err != nil {
@@ -137,15 +148,17 @@ func (r *Reader) read(pid int) (*Process, error) {
 
 // stat reads and caches /proc/PID/stat, the one file the parent chain needs.
 func (r *Reader) stat(pid int) (stat, error) {
-	if st, ok := r.basics[pid]; ok {
+	r.mu.Lock()
+	st, ok := r.basics[pid]
+	r.mu.Unlock()
+	if ok {
 		return st, nil
 	}
 	b, err := readFile(filepath.Join(r.procRoot(), strconv.Itoa(pid), "stat"), 4<<10)
 	if err != nil {
 		return stat{}, fmt.Errorf("read process %d: %w", pid, vanished(err))
 	}
-	st, err := parseStat(b)
-	if err != nil {
+	if st, err = parseStat(b); err != nil {
 		return stat{}, fmt.Errorf("read process %d: %w", pid, err)
 	}
 	r.remember(pid, st)
@@ -153,6 +166,8 @@ func (r *Reader) stat(pid int) (stat, error) {
 }
 
 func (r *Reader) remember(pid int, st stat) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.basics == nil {
 		r.basics = make(map[int]stat)
 	}
@@ -180,7 +195,7 @@ func (r *Reader) parents(ppid int) []Ancestor {
 
 // userName names a uid from the passwd file, read once.
 func (r *Reader) userName(uid uint32) string {
-	if r.users == nil {
+	r.usersOnce.Do(func() {
 		path := r.PasswdPath
 		if path == "" {
 			path = "/etc/passwd"
@@ -192,7 +207,7 @@ func (r *Reader) userName(uid uint32) string {
 			}
 			f.Close()
 		}
-	}
+	})
 	if name, ok := r.users[uid]; ok {
 		return name
 	}
@@ -202,27 +217,26 @@ func (r *Reader) userName(uid uint32) string {
 // bootTime is when the kernel booted, from /proc/stat's btime, or else
 // from the clock minus /proc/uptime.
 func (r *Reader) bootTime() (time.Time, bool) {
-	if r.booted {
-		return r.boot, !r.boot.IsZero()
-	}
-	r.booted = true
+	r.bootOnce.Do(func() { r.boot = r.readBootTime() })
+	return r.boot, !r.boot.IsZero()
+}
+
+func (r *Reader) readBootTime() time.Time {
 	if f, err := os.Open(filepath.Join(r.procRoot(), "stat")); err == nil {
 		secs, err := parseBootTime(f)
 		f.Close()
 		if err == nil {
-			r.boot = time.Unix(secs, 0)
-			return r.boot, true
+			return time.Unix(secs, 0)
 		}
 	}
 	if b, err := readFile(filepath.Join(r.procRoot(), "uptime"), 256); err == nil {
 		if f := bytes.Fields(b); len(f) > 0 {
 			if up, err := strconv.ParseFloat(string(f[0]), 64); err == nil {
-				r.boot = r.now().Add(-time.Duration(up * float64(time.Second))).Truncate(time.Second)
-				return r.boot, true
+				return r.now().Add(-time.Duration(up * float64(time.Second))).Truncate(time.Second)
 			}
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}
 }
 
 // vanished makes "the process is gone" one error callers can test for:

@@ -246,3 +246,36 @@ func TestReaderCachesByPid(t *testing.T) {
 		t.Errorf("(-first +second):\n%s", diff)
 	}
 }
+
+func TestReaderConcurrentGets(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	r := &Reader{}
+	pids := []int{os.Getpid(), os.Getppid(), 1}
+	done := make(chan *Process, 4*len(pids))
+	for range 4 {
+		for _, pid := range pids {
+			go func() {
+				p, err := r.Get(pid)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- p
+			}()
+		}
+	}
+	seen := map[int]*Process{}
+	for range 4 * len(pids) {
+		p := <-done
+		if p == nil {
+			continue
+		}
+		if first, ok := seen[p.PID]; ok {
+			if diff := cmp.Diff(first, p); diff != "" {
+				t.Errorf("pid %d read differently (-first +later):\n%s", p.PID, diff)
+			}
+		}
+		seen[p.PID] = p
+	}
+}
