@@ -32,6 +32,11 @@ const (
 	// or above the threshold. Findings of a new listener ride on its opened
 	// event instead.
 	FindingRaised EventType = "finding"
+	// Missed: the kernel reported a TCP socket with a local port and no
+	// peer destroyed where no look ever saw a listener. It opened and
+	// closed between two looks; its process is unknown (the socket had
+	// left every file table), its uid is not.
+	Missed EventType = "missed"
 )
 
 // Key is a listener's identity: what must stay the same for two looks to

@@ -82,7 +82,7 @@ func HumanLine(ev Event, st render.Style) string {
 		typ = st.Green(typ)
 	case Closed:
 		typ = st.Dim(typ)
-	case FindingRaised:
+	case FindingRaised, Missed:
 		typ = st.Red(typ)
 	case OwnerChanged:
 		typ = st.Yellow(typ)
@@ -117,6 +117,8 @@ func HumanLine(ev Event, st render.Style) string {
 		if ev.OpenedAt != nil {
 			b.WriteString("  after " + ev.Time.Sub(*ev.OpenedAt).Round(time.Second).String())
 		}
+	case Missed:
+		b.WriteString("  listened and closed between two looks")
 	}
 	if ev.Allowed {
 		b.WriteString("  (allowed)")
@@ -152,6 +154,9 @@ func addrPort(k Key) string {
 }
 
 func ownerText(l Listener) string {
+	if len(l.PIDs) == 0 && l.User != "" {
+		return "user " + render.Sanitize(l.User) + ", process gone"
+	}
 	if len(l.PIDs) == 0 {
 		switch l.Owner {
 		case report.OwnerHidden:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +61,13 @@ type Watcher struct {
 	// OnScan, when set, is called after each look with the events it
 	// produced (already recorded); tests and benchmarks use it.
 	OnScan func([]Event)
+	// Gone, when set, returns the no-peer TCP sockets the kernel
+	// destroyed since the last call (DestroyWatch.Drain) in the network
+	// namespace GoneNS; those no look saw become missed events.
+	Gone   func() ([]Destroyed, bool)
+	GoneNS uint64
+	// UserName names a uid for missed events; nil leaves it numeric.
+	UserName func(uid uint32) string
 
 	policy atomic.Pointer[func(report.Socket) bool]
 	// policyGen counts SetPolicy calls, so metrics are rebuilt when the
@@ -110,6 +119,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 	openedAt := map[Key]time.Time{}
 	first := true
 	var metricsGen uint64
+	look := 0
+	// recent remembers where listeners closed in the last few looks, so
+	// a destruction notice that arrives after the look that saw the close
+	// is not taken for a missed listener.
+	recent := map[addrKey]int{}
 	if len(w.Known) > 0 {
 		prev = make(map[Key]*Listener, len(w.Known))
 		for _, k := range w.Known {
@@ -143,6 +157,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 				prev = map[Key]*Listener{}
 			}
 			evs, quiet := diff(prev, cur, openedAt, now)
+			if w.Gone != nil {
+				evs = append(evs, w.missed(prev, cur, evs, recent, look, now, logw)...)
+			}
+			look++
 			for i := range evs {
 				evs[i].Allowed = w.allowed(&evs[i].Listener)
 				evs[i].Initial = first
@@ -198,4 +216,69 @@ func (w *Watcher) closeSinks() {
 	if err := errors.Join(errs...); err != nil && w.Log != nil {
 		fmt.Fprintf(w.Log, "portwho watch: %s\n", render.Sanitize(err.Error()))
 	}
+}
+
+// addrKey is where a socket listens, without its owner.
+type addrKey struct {
+	netns    uint64
+	protocol string
+	addr     netip.Addr
+	port     uint16
+}
+
+func addrOf(k Key) addrKey { return addrKey{k.NetNS, k.Protocol, k.Address, k.Port} }
+
+// missed turns destruction notices into missed events: those at an address
+// no look saw listening, now or in the last few looks.
+func (w *Watcher) missed(prev, cur map[Key]*Listener, evs []Event, recent map[addrKey]int, look int, now time.Time, logw io.Writer) []Event {
+	for _, ev := range evs {
+		if ev.Type == Closed {
+			recent[addrOf(ev.Listener.Key)] = look
+		}
+		if ev.Type == OwnerChanged && ev.Previous != nil {
+			recent[addrOf(ev.Previous.Key)] = look
+		}
+	}
+	for k, at := range recent {
+		if look-at > 5 {
+			delete(recent, k)
+		}
+	}
+	gone, lost := w.Gone()
+	if lost {
+		fmt.Fprintf(logw, "portwho watch: the kernel dropped socket destruction notices; a short-lived listener may have gone unreported\n")
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	seen := make(map[addrKey]bool, len(prev)+len(cur))
+	for k := range prev {
+		seen[addrOf(k)] = true
+	}
+	for k := range cur {
+		seen[addrOf(k)] = true
+	}
+	var out []Event
+	for _, d := range gone {
+		a := addrKey{w.GoneNS, "tcp", d.Address, d.Port}
+		if seen[a] {
+			continue
+		}
+		if _, ok := recent[a]; ok {
+			continue
+		}
+		seen[a] = true // one event per address per look
+		user := strconv.FormatUint(uint64(d.UID), 10)
+		if w.UserName != nil {
+			user = w.UserName(d.UID)
+		}
+		out = append(out, Event{Time: now, Type: Missed, Listener: Listener{
+			Key:    Key{NetNS: w.GoneNS, Protocol: "tcp", Address: d.Address, Port: d.Port},
+			PIDs:   []int{},
+			Inodes: []uint64{},
+			Owner:  report.OwnerUnknown,
+			User:   user,
+		}})
+	}
+	return out
 }
