@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,6 +429,18 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		}()
 	}
 
+	// Listeners that open and close between two looks: the kernel's
+	// notices of destroyed TCP sockets, in this process's namespace.
+	dw := &watch.DestroyWatch{}
+	if err := dw.Start(ctx); err != nil {
+		fmt.Fprintf(errOut, "portwho watch: %s; listeners shorter than the interval go unseen\n", render.Sanitize(err.Error()))
+	} else {
+		defer dw.Stop()
+		w.Gone = dw.Drain
+		w.GoneNS = selfNetNS(f.ProcRoot)
+		w.UserName = userNamer()
+	}
+
 	fmt.Fprintf(errOut, "portwho watch: looking every %s; history in %s\n", interval, render.Sanitize(path))
 	if opts.Ready != nil {
 		opts.Ready(metricsAddr)
@@ -464,6 +477,40 @@ func newInventory(f *Factory, allNS bool) *watch.Inventory {
 		}
 	}
 	return inv
+}
+
+// selfNetNS is the inode of this process's network namespace, where the
+// destruction notices come from; 0 when it cannot be read.
+func selfNetNS(procRoot string) uint64 {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	l, err := os.Readlink(procRoot + "/self/ns/net")
+	if err != nil {
+		return 0
+	}
+	v, ok := strings.CutPrefix(l, "net:[")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64)
+	return n
+}
+
+// userNamer names uids from the user database, remembering each answer.
+func userNamer() func(uint32) string {
+	names := map[uint32]string{}
+	return func(uid uint32) string {
+		if n, ok := names[uid]; ok {
+			return n
+		}
+		n := strconv.FormatUint(uint64(uid), 10)
+		if u, err := user.LookupId(n); err == nil {
+			n = u.Username
+		}
+		names[uid] = n
+		return n
+	}
 }
 
 // prune applies the retention now and then every hour.
