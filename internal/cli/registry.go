@@ -38,8 +38,6 @@ cache directory; lookups then use whichever copy is newer.`,
 type RegistryUpdateOptions struct {
 	IO       *IOStreams
 	CacheDir func() (string, error)
-	// Current is the registry in use before the update.
-	Current func() (*registry.Registry, error)
 
 	From    string
 	Timeout time.Duration
@@ -48,7 +46,7 @@ type RegistryUpdateOptions struct {
 
 // NewCmdRegistryUpdate builds portwho registry update.
 func NewCmdRegistryUpdate(f *Factory, runF func(*RegistryUpdateOptions) error) *cobra.Command {
-	opts := &RegistryUpdateOptions{IO: f.IO, CacheDir: f.CacheDir, Current: f.Registry}
+	opts := &RegistryUpdateOptions{IO: f.IO, CacheDir: f.CacheDir}
 	cmd := &cobra.Command{
 		Use:   "update [--from FILE|URL]",
 		Short: "Fetch the current IANA registry into the cache",

@@ -92,7 +92,7 @@ func TestRegistryUpdateOlderKeepsEmbedded(t *testing.T) {
 	if err := os.WriteFile(src, hostileXML("2020-01-01"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := &RegistryUpdateOptions{IO: f.IO, CacheDir: f.CacheDir, Current: f.Registry, From: src, Timeout: time.Minute}
+	opts := &RegistryUpdateOptions{IO: f.IO, CacheDir: f.CacheDir, From: src, Timeout: time.Minute}
 	if err := registryUpdateRun(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
