@@ -403,3 +403,23 @@ func TestFindingsInPortOutput(t *testing.T) {
 		t.Errorf("PORTWHO_NO_ASSESS=1 still judged: %s", out)
 	}
 }
+
+// TestCheckCommandLine: through the real command line, a broken policy is
+// one line on stderr and exit 2, a bad --fail-on is a usage error.
+func TestCheckCommandLine(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "site.yaml")
+	if err := os.WriteFile(file, []byte("version: 1\nallow:\n  - port: 22\n    prot: tcp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := Main([]string{"check", "--policy", file, "--fail-on", "high"}, strings.NewReader(""), &out, &errOut)
+	want := "portwho: " + file + `:4:5: unknown key "prot" in an allow rule`
+	if code != ExitError || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out.String(), errOut.String(), want)
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := Main([]string{"check", "--fail-on", "severe"}, strings.NewReader(""), &out, &errOut); code != ExitError || !strings.Contains(errOut.String(), "--fail-on") {
+		t.Errorf("bad --fail-on: exit %d, stderr %q", code, errOut.String())
+	}
+}
