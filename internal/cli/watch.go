@@ -156,8 +156,10 @@ opened, closed, owner-changed and finding events. Every event is committed
 to the history database before any sink sees it.
 
 Human lines on a terminal, JSON Lines otherwise. With --policy, listeners the
-policy allows are kept in history but raise no alert. A listener that opens
-and closes between two looks is not seen (see docs/monitoring.md).
+policy allows are kept in history but raise no alert. A TCP listener that
+opens and closes between two looks is reported as missed, from the kernel's
+notice of its destruction, without its process; a UDP one is not seen (see
+docs/monitoring.md).
 
 Flags may instead be set in a YAML config file (--config; by default
 ` + DefaultWatchConfig + ` when it exists); flags win. SIGHUP rereads the
