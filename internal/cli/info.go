@@ -212,19 +212,24 @@ func lookupInfoLimit(reg *registry.Registry, arg, etcServices string, limit int)
 			// Cut at a port boundary so the next page starts cleanly.
 			cut := es[limit].Port
 			if cut <= a {
-				cut = a + 1
-			}
-			keep := es[:0]
-			for _, e := range es {
-				if e.Port < cut {
-					keep = append(keep, e)
+				// The page fills up on the first port: show that port
+				// whole rather than cut it.
+				es, _ = reg.Between(a, a, proto, 0)
+			} else {
+				keep := es[:0]
+				for _, e := range es {
+					if e.Port < cut {
+						keep = append(keep, e)
+					}
 				}
+				es = keep
 			}
-			es = keep
-			res.Truncated = true
-			res.Next = fmt.Sprintf("%d-%d", cut, b)
-			if proto != "" {
-				res.Next += "/" + proto
+			if a < b {
+				res.Truncated = true
+				res.Next = fmt.Sprintf("%d-%d", max(int(cut), int(a)+1), b)
+				if proto != "" {
+					res.Next += "/" + proto
+				}
 			}
 		}
 		res.Entries = append(res.Entries, es...)

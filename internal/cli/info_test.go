@@ -124,6 +124,8 @@ func TestInfoCases(t *testing.T) {
 		{"reserved block is not an assignment", "230", 0, ExitNotFound, []string{"225-241 (any)  -  Reserved", "assigned       no service name is registered for this port", "below          224/tcp"}, ""},
 		{"unassigned dynamic port", "60000/tcp", 0, ExitNotFound, []string{"60000/tcp  unassigned: no record in the registry", "range          Dynamic/Private Port (49152-65535)", "below          49150/tcp  inspider  InSpider System", "above          no assigned port", `/etc/services  60000/tcp is "myapp" here; IANA has no such name for it`}, ""},
 		{"range paged", "225-300", 10, ExitOK, []string{"225-241 (any)  -           Reserved", "245/udp        link        LINK", "more           records left out; continue with: portwho info 246-300"}, ""},
+		{"page smaller than one port", "80-81/tcp", 1, ExitOK, []string{"80/tcp  http", "80/tcp  www ", "80/tcp  www-http", "continue with: portwho info 81-81/tcp"}, ""},
+		{"last port, tiny page", "65535-65535", 1, ExitNotFound, []string{"65535-65535  no records in the registry"}, ""},
 		{"range with protocol", "5353-5354/udp", 0, ExitOK, []string{"5353/udp  mdns           Multicast DNS", "5354/udp  mdnsresponder  Multicast DNS Responder IPC"}, ""},
 		{"unknown name", "no-such-service", 0, ExitNotFound, []string{"no-such-service  no such service name in the registry"}, ""},
 		{"out of range", "70000", 0, ExitError, nil, "port 70000 out of range (0-65535)"},
