@@ -64,9 +64,9 @@ func (f RegistryFunc) Lookup(port uint16, proto string) []Registration { return 
 
 // Assessor runs every rule over a run's sockets. Build one per run: its
 // lookups cache what they learn (package ownership, directory modes) for
-// the run's lifetime. The zero value works with DefaultConfig's rules
-// replaced by an empty Config; use New for the defaults. Not safe for
-// concurrent use.
+// the run's lifetime. The zero value judges with an empty Config and no
+// lookups; commands use New(DefaultConfig(), ...). Not safe for concurrent
+// use.
 type Assessor struct {
 	Config Config
 	// Packages says which package owns an executable; nil skips

@@ -58,11 +58,11 @@ func needsPackage(exe string, deleted, inContainer bool) bool {
 // packageOwners looks up, in one batch, every executable that
 // exe-unpackaged will ask about; nil when no lookup is possible.
 func (a *Assessor) packageOwners(socks []report.Socket) map[string]string {
-	if a.Packages == nil {
-		a.note("no package manager found (dpkg or rpm): exe-unpackaged not judged")
+	if slices.Contains(a.Config.Ignore, IDExeUnpackaged) {
 		return nil
 	}
-	if slices.Contains(a.Config.Ignore, IDExeUnpackaged) {
+	if a.Packages == nil {
+		a.note("no package manager found (dpkg or rpm): exe-unpackaged not judged")
 		return nil
 	}
 	seen := map[string]bool{}
