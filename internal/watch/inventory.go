@@ -73,14 +73,16 @@ type Inventory struct {
 }
 
 type pidState struct {
-	fdCount int64
-	inodes  []uint64 // socket inodes, sorted
-	proc    *process.Process
-	one     []process.Process // proc alone, shared by the sockets it holds
-	fresh   bool              // re-read this look
-	seen    int               // look number it was last checked in
-	denied  bool
-	holds   bool // holds a listener: checked every look
+	fdCount     int64    // descriptors at the last check
+	walkedCount int64    // descriptors when socks was read
+	socks       []fdSock // its socket descriptors, by inode
+	listenFDs   []fdSock // those that are listeners
+	proc        *process.Process
+	one         []process.Process // proc alone, shared by the sockets it holds
+	fresh       bool              // re-read this look
+	seen        int               // look number it was last checked in
+	denied      bool
+	holds       bool // holds a listener: checked every look
 }
 
 type svcKey struct {
@@ -302,10 +304,27 @@ func (inv *Inventory) refresh(ctx context.Context, mode refreshMode) error {
 			return nil
 		}
 		count := fi.Size()
-		if !full && count > 0 && count == ps.fdCount {
+		switch {
+		case full:
+		case mode == refreshCounts:
+			if count > 0 && count == ps.walkedCount {
+				return nil
+			}
+		case count > 0 && count == ps.fdCount:
 			return nil
+		default:
+			// A holder's count moved (a busy server's connections
+			// come and go every second): check only that the
+			// descriptors that held its listeners still do, one
+			// readlink each, rather than re-read all of them. A new
+			// listener of its own shows up as unplaced and makes
+			// the next pass compare counts with the last full read.
+			ps.fdCount = count
+			if stillHeld(fdDir, ps.listenFDs) {
+				return nil
+			}
 		}
-		inodes, err := readSocketInodes(fdDir)
+		socks, err := readSocketInodes(fdDir)
 		if err != nil {
 			if errors.Is(err, os.ErrPermission) {
 				ps.denied = true
@@ -314,7 +333,7 @@ func (inv *Inventory) refresh(ctx context.Context, mode refreshMode) error {
 			}
 			return nil
 		}
-		ps.fdCount, ps.inodes, ps.fresh, ps.denied = count, inodes, true, false
+		ps.fdCount, ps.walkedCount, ps.socks, ps.fresh, ps.denied = count, count, socks, true, false
 		return nil
 	}
 	if mode == refreshHolders {
@@ -343,7 +362,7 @@ func (inv *Inventory) refresh(ctx context.Context, mode refreshMode) error {
 		}
 		ps := inv.pids[pid]
 		if ps == nil {
-			ps = &pidState{fdCount: -1}
+			ps = &pidState{fdCount: -1, walkedCount: -1}
 			inv.pids[pid] = ps
 		}
 		if err := check(pid, ps); err != nil {
@@ -358,8 +377,14 @@ func (inv *Inventory) refresh(ctx context.Context, mode refreshMode) error {
 	return nil
 }
 
-// readSocketInodes lists the socket inodes among a process's descriptors.
-func readSocketInodes(fdDir string) ([]uint64, error) {
+// fdSock is one descriptor that is a socket.
+type fdSock struct {
+	fd    int
+	inode uint64
+}
+
+// readSocketInodes lists a process's socket descriptors, by inode.
+func readSocketInodes(fdDir string) ([]fdSock, error) {
 	d, err := os.Open(fdDir)
 	if err != nil {
 		return nil, err
@@ -369,20 +394,53 @@ func readSocketInodes(fdDir string) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []uint64
+	var out []fdSock
 	for _, n := range names {
 		l, err := os.Readlink(fdDir + "/" + n)
 		if err != nil {
 			continue // closed meanwhile
 		}
-		if v, ok := strings.CutPrefix(l, "socket:["); ok {
-			if ino, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64); err == nil {
-				out = append(out, ino)
-			}
+		if ino, ok := socketInode(l); ok {
+			fd, _ := strconv.Atoi(n)
+			out = append(out, fdSock{fd, ino})
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	slices.SortFunc(out, func(a, b fdSock) int { return cmpUint(a.inode, b.inode) })
+	return out, nil
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// socketInode reads a /proc/PID/fd link ("socket:[12345]").
+func socketInode(link string) (uint64, bool) {
+	v, ok := strings.CutPrefix(link, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(strings.TrimSuffix(v, "]"), 10, 64)
+	return ino, err == nil
+}
+
+// stillHeld reports whether each descriptor still refers to its socket.
+func stillHeld(fdDir string, fds []fdSock) bool {
+	for _, f := range fds {
+		l, err := os.Readlink(fdDir + "/" + strconv.Itoa(f.fd))
+		if err != nil {
+			return false
+		}
+		if ino, ok := socketInode(l); !ok || ino != f.inode {
+			return false
+		}
+	}
+	return true
 }
 
 // unheld reports a listener no known process holds that was not already
@@ -405,13 +463,16 @@ func (inv *Inventory) holders(socks []sockets.Socket) map[uint64][]int {
 		}
 	}
 	for pid, ps := range inv.pids {
-		ps.holds = false
-		for _, ino := range ps.inodes {
-			if h, ok := want[ino]; ok {
-				want[ino] = append(h, pid)
-				ps.holds = true
+		ps.listenFDs = ps.listenFDs[:0]
+		for _, f := range ps.socks {
+			if h, ok := want[f.inode]; ok {
+				if len(h) == 0 || h[len(h)-1] != pid {
+					want[f.inode] = append(h, pid)
+				}
+				ps.listenFDs = append(ps.listenFDs, f)
 			}
 		}
+		ps.holds = len(ps.listenFDs) > 0
 	}
 	for _, h := range want {
 		slices.Sort(h)
