@@ -110,6 +110,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) helper {
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
+		if strings.Contains(stderr.String(), "address already in use") {
+			t.Skipf("port taken by something else on this machine: %s", stderr.String())
+		}
 		t.Fatalf("listener %s did not start: %v: %s", cmd.Path, err, stderr.String())
 	}
 	port, err := strconv.Atoi(strings.TrimSpace(line))
