@@ -110,6 +110,7 @@ func startCmd(t *testing.T, cmd *exec.Cmd) helper {
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
+		cmd.Wait() // it exited: let its stderr be copied in full
 		if strings.Contains(stderr.String(), "address already in use") {
 			t.Skipf("port taken by something else on this machine: %s", stderr.String())
 		}

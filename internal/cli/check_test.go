@@ -83,6 +83,7 @@ func startPWListener(t *testing.T, exe, addr string) *runningListener {
 	t.Cleanup(stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
+		stop() // it exited: let its stderr be copied in full
 		t.Fatalf("pwlistener %s: %v: %s", addr, err, stderr.String())
 	}
 	port, err := strconv.ParseUint(strings.TrimSpace(line), 10, 16)
