@@ -512,11 +512,11 @@ func writeHostSection(w io.Writer, style render.Style, now time.Time, t *portTar
 		}
 		for i, p := range s.Processes {
 			if i == 0 {
-				b.WriteString(head)
+				b.WriteString(head + " ")
 			} else {
 				b.WriteString("       also held by")
 			}
-			fmt.Fprintf(&b, "  pid %d  %s  user %s\n", p.PID, render.Sanitize(p.Name), render.Sanitize(p.User))
+			fmt.Fprintf(&b, " pid %d  %s  user %s\n", p.PID, render.Sanitize(p.Name), render.Sanitize(p.User))
 			writeProcessDetails(&b, style, now, p)
 		}
 		writeFindings(&b, style, s.Findings)

@@ -342,6 +342,8 @@ func TestWriteHostSection(t *testing.T) {
 			Owner: report.OwnerKnown, Processes: []process.Process{p}},
 		{Socket: sockets.Socket{Protocol: "tcp", LocalAddr: netip.MustParseAddr("10.0.0.5"), LocalPort: 51000, RemoteAddr: netip.MustParseAddr("10.0.0.9"), RemotePort: 3302,
 			State: "ESTAB", UID: 1000, Inode: 77, NetNS: sockets.NetNS{Inode: 9, Label: "blue"}}, Owner: report.OwnerHidden},
+		{Socket: sockets.Socket{Protocol: "udp", LocalAddr: netip.MustParseAddr("::"), LocalPort: 3302, State: "UNCONN", NetNS: sockets.NetNS{Host: true}},
+			Owner: report.OwnerKnown, Processes: []process.Process{{PID: 50, Name: "pre\x1bfork", User: "root"}, {PID: 51, Name: "worker", User: "nobody"}}},
 	}
 	var out bytes.Buffer
 	if err := writeHostSection(&out, (&IOStreams{}).Style(), now, &portTarget{ports: []uint16{3302}}, socks); err != nil {
@@ -353,6 +355,8 @@ func TestWriteHostSection(t *testing.T) {
        exe /usr/bin/python3.12
        started 2026-11-29 18:01 (12m ago) · parent bash 4100 ← sshd 3900 · unit user@1000.service
   tcp  10.0.0.5:51000 ↔ 10.0.0.9:3302  ESTAB  in blue  owner hidden: run as root
+  udp  [::]:3302  UNCONN  pid 50  pre\x1bfork  user root
+       also held by pid 51  worker  user nobody
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
