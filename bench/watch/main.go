@@ -103,11 +103,25 @@ func main() {
 	mu.Unlock()
 	t0 := time.Now()
 	var rss []float64
+	// Per-second CPU, and whether that second had events: on a shared
+	// machine other programs' listeners come and go, and the steady
+	// state is the seconds when nothing did.
+	var quietTicks, quietSecs float64
+	prevTicks, prevEvents := cpu0, events0
 	for time.Since(t0) < *measure {
 		time.Sleep(time.Second)
 		if r, err := rssKiB(pid); err == nil {
 			rss = append(rss, r)
 		}
+		c, _ := cpuTicks(pid)
+		mu.Lock()
+		ev := events
+		mu.Unlock()
+		if ev == prevEvents {
+			quietTicks += c - prevTicks
+			quietSecs++
+		}
+		prevTicks, prevEvents = c, ev
 	}
 	cpu1, _ := cpuTicks(pid)
 	wall := time.Since(t0).Seconds()
@@ -116,6 +130,9 @@ func main() {
 	mu.Unlock()
 	cpuPct := (cpu1 - cpu0) / hz / wall * 100
 	fmt.Printf("cpu: %.2f%% of one core averaged over %.0f s\n", cpuPct, wall)
+	if quietSecs > 0 {
+		fmt.Printf("cpu in the %.0f seconds with no event: %.2f%% of one core\n", quietSecs, quietTicks/hz/quietSecs*100)
+	}
 	if resp, err := http.Get("http://" + metrics + "/metrics"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,6 +295,13 @@ func loadPolicy(path string) (func(report.Socket) bool, error) {
 func watchRun(ctx context.Context, opts *WatchOptions) error {
 	f := opts.Factory
 	errOut := opts.IO.ErrOut
+	// A daemon's heap is mostly two looks' worth of sockets, rebuilt every
+	// second: collecting at half again the live heap instead of twice it
+	// keeps its RSS near a third lower for a little more GC work. GOGC,
+	// when set, wins.
+	if f.getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
 	if err := opts.loadConfig(); err != nil {
 		return err
 	}
