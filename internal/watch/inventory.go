@@ -40,7 +40,7 @@ import (
 )
 
 // DefaultFullEvery is how many looks pass between full re-reads.
-const DefaultFullEvery = 30
+const DefaultFullEvery = 60
 
 // Inventory takes looks for a Watcher. Fields are set before the first
 // Snapshot; the zero value of each is usable.

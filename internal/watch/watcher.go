@@ -2,8 +2,10 @@ package watch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/netip"
 	"strconv"
@@ -118,6 +120,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	var prev map[Key]*Listener
 	openedAt := map[Key]time.Time{}
 	first := true
+	seed := maphash.MakeSeed()
+	var lastFP uint64
 	var metricsGen uint64
 	look := 0
 	// recent remembers where listeners closed in the last few looks, so
@@ -152,11 +156,23 @@ func (w *Watcher) Run(ctx context.Context) error {
 			// previous state rather than report everything gone.
 			fmt.Fprintf(logw, "portwho watch: look failed: %s\n", render.Sanitize(err.Error()))
 		} else {
-			cur := listenersOf(socks, w.Threshold)
-			if prev == nil {
-				prev = map[Key]*Listener{}
+			var cur map[Key]*Listener
+			var evs []Event
+			var quiet bool
+			// Most looks see exactly what the last one saw: a hash of
+			// everything identity, owners and findings depend on says
+			// so for far less than grouping and diffing.
+			fp := fingerprint(&seed, socks, w.Threshold)
+			if prev != nil && !first && fp == lastFP {
+				cur = prev
+			} else {
+				cur = listenersOf(socks, w.Threshold)
+				if prev == nil {
+					prev = map[Key]*Listener{}
+				}
+				evs, quiet = diff(prev, cur, openedAt, now)
 			}
-			evs, quiet := diff(prev, cur, openedAt, now)
+			lastFP = fp
 			if w.Gone != nil {
 				evs = append(evs, w.missed(prev, cur, evs, recent, look, now, logw)...)
 			}
@@ -281,4 +297,41 @@ func (w *Watcher) missed(prev, cur map[Key]*Listener, evs []Event, recent map[ad
 		}})
 	}
 	return out
+}
+
+// fingerprint hashes what listenersOf would make of socks.
+func fingerprint(seed *maphash.Seed, socks []report.Socket, threshold report.Severity) uint64 {
+	var h maphash.Hash
+	h.SetSeed(*seed)
+	var b [8]byte
+	u64 := func(v uint64) { binary.LittleEndian.PutUint64(b[:], v); h.Write(b[:]) }
+	for i := range socks {
+		s := &socks[i]
+		if !isListening(s) {
+			continue
+		}
+		u64(s.NetNS.Inode)
+		u64(s.Inode)
+		u64(uint64(s.LocalPort))
+		h.WriteString(s.Protocol)
+		a := s.LocalAddr.As16()
+		h.Write(a[:])
+		h.WriteString(s.NetNS.Label)
+		h.WriteString(string(s.Owner))
+		h.WriteString(s.Service)
+		for j := range s.Processes {
+			p := &s.Processes[j]
+			u64(uint64(p.PID))
+			h.WriteString(p.Exe)
+			h.WriteString(p.Name)
+			h.WriteString(p.User)
+		}
+		for _, f := range s.Findings {
+			if f.Severity >= threshold {
+				h.WriteString(f.ID)
+			}
+		}
+		h.WriteByte(0)
+	}
+	return h.Sum64()
 }
