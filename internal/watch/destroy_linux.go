@@ -53,6 +53,9 @@ func (d *DestroyWatch) Start(ctx context.Context) error {
 		c.Close()
 		return fmt.Errorf("filter socket destruction: %w", err)
 	}
+	// A workload tearing down thousands of listeners at once would
+	// overflow the default buffer; what overflows is reported, not fatal.
+	_ = c.SetReadBuffer(4 << 20)
 	d.conn = c
 	d.done = make(chan struct{})
 	go d.run()
