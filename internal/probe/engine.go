@@ -67,9 +67,10 @@ type Prober struct {
 	Timeout time.Duration
 	// MaxRead caps the bytes read from any one connection (0: 64 KiB).
 	MaxRead int
-	// PerHost and PerPort cap the connections open at once to one address
-	// and to one address:port (0: 16 and 3): servers answer differently
-	// under a burst.
+	// PerHost and PerPort cap the TCP connections open at once to one
+	// address and to one address:port (0: 16 and 3): servers answer
+	// differently under a burst. UDP probes are not capped: each is a
+	// datagram or two, all sent at once.
 	PerHost int
 	PerPort int
 	// Parallel caps the targets ProbeAll probes at once (0: 32).
@@ -266,9 +267,18 @@ func (r *run) dial(ctx context.Context, network string) (net.Conn, error) {
 // dialTimed is dial that also says how long the connect took, not
 // counting the wait for a slot.
 func (r *run) dialTimed(ctx context.Context, network string) (net.Conn, time.Duration, error) {
-	release, err := r.p.lim.acquire(ctx, r.ip, r.addr, r.p.PerHost, r.p.PerPort)
-	if err != nil {
-		return nil, 0, err
+	// The caps are for TCP: a burst of connections is what makes a server
+	// answer differently. A UDP probe is a datagram or two with no state on
+	// the peer, and one that gets no answer holds its socket until the
+	// deadline: capped, a silent port's last probes would wait for slots
+	// that free only when the deadline has passed, and never be sent.
+	release := func() {}
+	if !strings.HasPrefix(network, "udp") {
+		var err error
+		release, err = r.p.lim.acquire(ctx, r.ip, r.addr, r.p.PerHost, r.p.PerPort)
+		if err != nil {
+			return nil, 0, err
+		}
 	}
 	dial := r.p.Dial
 	if dial == nil {
