@@ -91,7 +91,7 @@ func (c *Collector) CollectPorts(ctx context.Context, q sockets.Query, ports []u
 	}
 
 	byPID := make(map[int]*process.Process)
-	services := make(map[serviceKey]string)
+	services := c.services(socks)
 	out := make([]Socket, len(socks))
 	for i, s := range socks {
 		r := Socket{Socket: s, Processes: []process.Process{}, Findings: []Finding{}}
@@ -116,7 +116,10 @@ func (c *Collector) CollectPorts(ctx context.Context, q sockets.Query, ports []u
 		out[i] = r
 	}
 	labelContainers(out)
-	slices.SortStableFunc(out, compareSockets)
+	// compareSockets is a total order (it ends on the inode), so an
+	// unstable sort is deterministic; the stable one moved 200-byte
+	// structs around enough to show in profiles of --all.
+	slices.SortFunc(out, compareSockets)
 	return out, nil
 }
 
@@ -143,6 +146,93 @@ func ownerOf(s sockets.Socket, holders, found int, o sockets.Owners) Owner {
 type serviceKey struct {
 	port  uint16
 	proto string
+}
+
+// services names, in one pass, the ports that many sockets are on. A
+// registry lookup decodes whole records (a few microseconds each); a host
+// with thousands of listeners or connections on distinct ports would pay it
+// per port, so dense clusters of ports are named from one scan of the
+// records between their lowest and highest port instead. Ports left out
+// are looked up one by one by service.
+func (c *Collector) services(socks []sockets.Socket) map[serviceKey]string {
+	cache := make(map[serviceKey]string)
+	if c.Registry == nil {
+		return cache
+	}
+	byProto := make(map[string][]uint16)
+	seen := make(map[serviceKey]bool)
+	for _, s := range socks {
+		k := serviceKey{s.LocalPort, s.Protocol}
+		if s.LocalPort != 0 && !seen[k] {
+			seen[k] = true
+			byProto[s.Protocol] = append(byProto[s.Protocol], s.LocalPort)
+		}
+	}
+	for proto, ports := range byProto {
+		slices.Sort(ports)
+		for _, cl := range clusters(ports) {
+			if len(cl) < minBulkPorts {
+				continue
+			}
+			for p, name := range namesBetween(c.Registry, cl, proto) {
+				cache[serviceKey{p, proto}] = name
+			}
+			for _, p := range cl {
+				if _, ok := cache[serviceKey{p, proto}]; !ok {
+					cache[serviceKey{p, proto}] = ""
+				}
+			}
+		}
+	}
+	return cache
+}
+
+// minBulkPorts is how many ports a cluster needs before one scan of its
+// records beats looking each port up.
+const minBulkPorts = 32
+
+// clusters splits sorted ports where they are more than 256 apart, so a
+// scan never decodes long stretches of records no socket is on.
+func clusters(ports []uint16) [][]uint16 {
+	var out [][]uint16
+	start := 0
+	for i := 1; i <= len(ports); i++ {
+		if i == len(ports) || ports[i]-ports[i-1] > 256 {
+			out = append(out, ports[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+// namesBetween gives each of the sorted ports that has a registered name
+// for proto the name Registry.Port would put first: of the named records
+// covering it, the one with the lowest start, then the lowest end, then the
+// first in the registry's order (which Between keeps).
+func namesBetween(reg *registry.Registry, ports []uint16, proto string) map[uint16]string {
+	type best struct {
+		lo, hi uint16
+		name   string
+	}
+	found := make(map[uint16]best)
+	es, _ := reg.Between(ports[0], ports[len(ports)-1], proto, 0)
+	for _, e := range es {
+		if e.Service == "" || !e.HasPort {
+			continue
+		}
+		i, _ := slices.BinarySearch(ports, e.Port)
+		for ; i < len(ports) && ports[i] <= e.PortEnd; i++ {
+			b, ok := found[ports[i]]
+			if !ok || e.Port < b.lo || e.Port == b.lo && e.PortEnd < b.hi {
+				found[ports[i]] = best{e.Port, e.PortEnd, e.Service}
+			}
+		}
+	}
+	out := make(map[uint16]string, len(found))
+	for p, b := range found {
+		out[p] = b.name
+	}
+	return out
 }
 
 // service is the registered name for port/proto, cached per run: a lookup

@@ -364,3 +364,53 @@ func TestCollectPortsDeduplicates(t *testing.T) {
 		t.Errorf("each socket once (-want +got):\n%s", diff)
 	}
 }
+
+// TestNamesBetweenAgreesWithPort checks the bulk naming against one lookup
+// per port, over every port and the protocols sockets have.
+func TestNamesBetweenAgreesWithPort(t *testing.T) {
+	reg := registry.Embedded()
+	c := &Collector{Registry: reg}
+	all := make([]uint16, 0, 65535)
+	for p := 1; p <= 65535; p++ {
+		all = append(all, uint16(p))
+	}
+	for _, proto := range []string{"tcp", "udp"} {
+		t.Run(proto, func(t *testing.T) {
+			bulk := namesBetween(reg, all, proto)
+			one := map[serviceKey]string{}
+			for _, p := range all {
+				if got, want := bulk[p], c.service(one, p, proto); got != want {
+					t.Errorf("port %d/%s: bulk %q, one by one %q", p, proto, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestServicesUsesClusters(t *testing.T) {
+	reg := registry.Embedded()
+	var socks []sockets.Socket
+	// A dense cluster (bulk), a lone port (one by one) and a port that is
+	// only in the other protocol.
+	for p := uint16(3300); p < 3340; p++ {
+		socks = append(socks, sockets.Socket{Protocol: "tcp", LocalPort: p})
+	}
+	socks = append(socks, sockets.Socket{Protocol: "tcp", LocalPort: 22}, sockets.Socket{Protocol: "udp", LocalPort: 53})
+	c := &Collector{Registry: reg}
+	cache := c.services(socks)
+	if _, ok := cache[serviceKey{3302, "tcp"}]; !ok {
+		t.Error("the dense cluster was not named in bulk")
+	}
+	if _, ok := cache[serviceKey{22, "tcp"}]; ok {
+		t.Error("a lone port was named in bulk")
+	}
+	one := map[serviceKey]string{}
+	for _, s := range socks {
+		if got, want := c.service(cache, s.LocalPort, s.Protocol), c.service(one, s.LocalPort, s.Protocol); got != want {
+			t.Errorf("%d/%s: %q, want %q", s.LocalPort, s.Protocol, got, want)
+		}
+	}
+	if got := clusters([]uint16{1, 2, 300, 301, 1000}); len(got) != 3 {
+		t.Errorf("clusters = %v, want 3", got)
+	}
+}
