@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/registry"
@@ -90,24 +92,14 @@ func (c *Collector) CollectPorts(ctx context.Context, q sockets.Query, ports []u
 		return nil, fmt.Errorf("find socket owners: %w", err)
 	}
 
-	byPID := make(map[int]*process.Process)
+	byPID := readProcesses(procs, socks, owners)
 	services := c.services(socks)
 	out := make([]Socket, len(socks))
 	for i, s := range socks {
 		r := Socket{Socket: s, Processes: []process.Process{}, Findings: []Finding{}}
 		pids := owners.Holders[s.Inode]
 		for _, pid := range pids {
-			p, ok := byPID[pid]
-			if !ok {
-				p, err = procs.Get(pid)
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					// A process we cannot parse is reported without its
-					// details rather than failing the whole listing.
-					p = &process.Process{PID: pid}
-				}
-				byPID[pid] = p // nil: it exited mid-scan
-			}
-			if p != nil {
+			if p := byPID[pid]; p != nil { // nil: it exited mid-scan
 				r.Processes = append(r.Processes, *p)
 			}
 		}
@@ -121,6 +113,56 @@ func (c *Collector) CollectPorts(ctx context.Context, q sockets.Query, ports []u
 	// structs around enough to show in profiles of --all.
 	slices.SortFunc(out, compareSockets)
 	return out, nil
+}
+
+// readProcesses reads every process holding one of socks, each once, a few
+// at a time: with hundreds of owners this is a third of a run, all of it
+// system calls that cores can make side by side.
+func readProcesses(procs *process.Reader, socks []sockets.Socket, owners sockets.Owners) map[int]*process.Process {
+	var pids []int
+	byPID := make(map[int]*process.Process)
+	for _, s := range socks {
+		for _, pid := range owners.Holders[s.Inode] {
+			if _, ok := byPID[pid]; !ok {
+				byPID[pid] = nil
+				pids = append(pids, pid)
+			}
+		}
+	}
+	read := func(pid int) *process.Process {
+		p, err := procs.Get(pid)
+		switch {
+		case err == nil:
+			return p
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		default:
+			// A process we cannot parse is reported without its
+			// details rather than failing the whole listing.
+			return &process.Process{PID: pid}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4, len(pids)/32+1)
+	if workers <= 1 {
+		for _, pid := range pids {
+			byPID[pid] = read(pid)
+		}
+		return byPID
+	}
+	got := make([]*process.Process, len(pids))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(pids); i += workers {
+				got[i] = read(pids[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, pid := range pids {
+		byPID[pid] = got[i]
+	}
+	return byPID
 }
 
 // ownerOf says how much is known about who holds s.
