@@ -316,17 +316,20 @@ func (r *run) tlsConfig() *tls.Config {
 	return cfg
 }
 
-// dialTLS opens a connection and completes a TLS handshake on it.
-func (r *run) dialTLS(ctx context.Context) (*tls.Conn, error) {
+// dialTLS opens a connection and completes a TLS handshake on it within
+// budget (0: the session's deadline).
+func (r *run) dialTLS(ctx context.Context, budget time.Duration) (*tls.Conn, error) {
 	c, err := r.dial(ctx, "tcp")
 	if err != nil {
 		return nil, err
 	}
 	tc := tls.Client(c, r.tlsConfig())
-	// A peer that is not TLS may wait for more bytes of its own protocol:
-	// the handshake gets one slice, the session the rest of the deadline.
-	hctx, cancel := context.WithTimeout(ctx, r.slice(2))
-	defer cancel()
+	hctx := ctx
+	if budget > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+	}
 	if dl, ok := hctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
@@ -393,6 +396,12 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 	banner, closed := r.readBanner(ctx, c0, protos)
 	o := outcome{banner: banner, closed: closed}
 	var hinted []string
+	if ts != nil && (ts.NegotiatedProtocol == "h2" || ts.NegotiatedProtocol == "http/1.1") {
+		// ALPN already said HTTP. An HTTP/2 server also speaks first (its
+		// SETTINGS frame), which would otherwise leave HTTP to the second
+		// wave, queued for slots behind every binary probe.
+		hinted = append(hinted, "http")
+	}
 	if len(banner) > 0 {
 		m, proto, ok := bannerMatch(protos, banner)
 		if ok && m.Certain {
@@ -584,7 +593,12 @@ func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Con
 // tlsCandidate tries a modern TLS handshake; when it succeeds it reports
 // the certificate and identifies the protocol inside.
 func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
-	tc, err := r.dialTLS(ctx)
+	// A peer that is not TLS may wait for more bytes of its own protocol,
+	// so the first handshake gets a wave-one budget, as long as the HTTP
+	// probe sent alongside on a port that is not HTTP's: a silent peer
+	// costs the wave no more. A server slow to sign (a loaded host, a
+	// small device) still makes it.
+	tc, err := r.dialTLS(ctx, 2*r.slice(2))
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) && oe.Op == "remote error" {
@@ -597,7 +611,10 @@ func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
 	}
 	st := tc.ConnectionState()
 	summary := summarizeTLS(st)
-	dial := func(ctx context.Context) (net.Conn, error) { return r.dialTLS(ctx) }
+	// The peer is known to speak TLS now: the handshakes of the probes
+	// that find what runs inside may take the session's deadline, and
+	// what bounds a probe that meets a silent peer is its own slice.
+	dial := func(ctx context.Context) (net.Conn, error) { return r.dialTLS(ctx, 0) }
 	o := r.identify(ctx, tc, dial, &st)
 	if !o.ok || o.m.Service == "" {
 		o.m = Match{Service: "ssl", Method: "native:tls"}
