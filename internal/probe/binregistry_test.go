@@ -11,7 +11,7 @@ func TestBinaryProtocolsRegistered(t *testing.T) {
 	want := []string{
 		"redis/tcp", "memcache/tcp", "memcache/udp", "postgresql/tcp", "mysql/tcp", "mongodb/tcp",
 		"mqtt/tcp", "amqp/tcp", "ldap/tcp", "vnc/tcp", "ms-wbt-server/tcp", "domain/tcp",
-		"domain/udp", "ntp/udp", "snmp/udp",
+		"domain/udp", "ntp/udp", "snmp/udp", "smux/tcp",
 	}
 	seen := map[string]int{}
 	for _, p := range Protocols() {

@@ -25,6 +25,7 @@ func Protocols() []Protocol {
 		serverFirst(vncProtocol()),
 		rdpProtocol(),
 		dnsTCPProtocol(),
+		smuxProtocol(),
 		// UDP.
 		memcachedUDPProtocol(),
 		dnsProtocol(),
