@@ -70,7 +70,12 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-func (d Duration) String() string { return time.Duration(d).String() }
+func (d Duration) String() string {
+	if day := 24 * time.Hour; d > 0 && time.Duration(d)%day == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/day), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
 
 // Set and Type make Duration a pflag.Value.
 func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
@@ -153,7 +158,7 @@ func NewCmdWatch(f *Factory, runF func(*WatchOptions) error) *cobra.Command {
 		Short: "Watch for listeners as they come and go; keep their history",
 		Long: `Takes the host's listener inventory at an interval, diffs it by identity
 (network namespace, protocol, address, port, owning executable) and reports
-opened, closed, owner-changed and finding events. Every event is committed
+opened, closed, owner-changed, finding and missed events. Every event is committed
 to the history database before any sink sees it.
 
 Human lines on a terminal, JSON Lines otherwise. With --policy, listeners the

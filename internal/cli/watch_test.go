@@ -42,6 +42,9 @@ func TestParseDuration(t *testing.T) {
 		{"d", 0, true},
 		{"soon", 0, true},
 	}
+	if s := Duration(90 * 24 * time.Hour).String(); s != "90d" {
+		t.Errorf("90 days print as %q", s)
+	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := parseDuration(tt.in)
