@@ -74,6 +74,9 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			if t.Year() < 1970 {
+				return time.Time{}, fmt.Errorf("%q is before 1970", s)
+			}
 			return t, nil
 		}
 	}

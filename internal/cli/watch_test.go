@@ -69,6 +69,7 @@ func TestParseWhen(t *testing.T) {
 		{"24h", now.Add(-24 * time.Hour), false},
 		{"7d", now.Add(-7 * 24 * time.Hour), false},
 		{"yesterday", time.Time{}, true},
+		{"0001-01-01", time.Time{}, true},
 		{"", time.Time{}, true},
 	}
 	for _, tt := range tests {
@@ -447,3 +448,16 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func FuzzParseWhen(f *testing.F) {
+	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
+	for _, s := range []string{"24h", "7d", "2026-11-29", "2026-11-29T18:01:07Z", "2026-11-29 18:01", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseWhen(s, now)
+		if err == nil && got.IsZero() {
+			t.Errorf("parseWhen(%q) accepted a zero time", s)
+		}
+	})
+}
