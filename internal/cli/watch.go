@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -285,16 +286,20 @@ func historyPath(db string, uid int, f *Factory) (string, error) {
 	return store.DefaultPath(uid, getenv)
 }
 
-// loadPolicy reads the policy file into a matcher; nil when none is set.
-func loadPolicy(path string) (func(report.Socket) bool, error) {
+// loadPolicy reads the policy file; nil when none is set.
+func loadPolicy(path string) (*policy.Policy, error) {
 	if path == "" {
 		return nil, nil
 	}
-	p, err := policy.Load(path)
-	if err != nil {
-		return nil, err
+	return policy.Load(path)
+}
+
+// allowedBy is the policy as the watcher's matcher; nil allows nothing.
+func allowedBy(p *policy.Policy) func(report.Socket) bool {
+	if p == nil {
+		return nil
 	}
-	return func(s report.Socket) bool { return p.Allowed(&s) }, nil
+	return func(s report.Socket) bool { return p.Allowed(&s) }
 }
 
 func watchRun(ctx context.Context, opts *WatchOptions) error {
@@ -326,10 +331,14 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 			return usageErrorf("--webhook: %s", err)
 		}
 	}
-	allowed, err := loadPolicy(opts.Policy)
+	pol, err := loadPolicy(opts.Policy)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
+	// --policy also tunes assessment, as it does for portwho check;
+	// without it findings follow the host policy portwho itself uses.
+	var judge atomic.Pointer[policy.Policy]
+	judge.Store(pol)
 
 	path, err := historyPath(opts.DB, opts.UID, f)
 	if err != nil {
@@ -354,7 +363,7 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		Now:       f.Now,
 		Log:       errOut,
 	}
-	w.SetPolicy(allowed)
+	w.SetPolicy(allowedBy(pol))
 	w.Sinks = append(w.Sinks, &watch.StreamSink{W: opts.IO.Out, Human: opts.IO.OutTTY && !opts.JSON, Style: opts.IO.Style()})
 
 	var m *watch.Metrics
@@ -362,8 +371,9 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		m = watch.NewMetrics(opts.MetricsMaxSeries)
 		w.Metrics = m
 	}
+	var inv *watch.Inventory
 	if w.Snapshot == nil {
-		inv := newInventory(f, !opts.NoNamespaces)
+		inv = newInventory(f, !opts.NoNamespaces, &judge)
 		w.Snapshot = inv.Snapshot
 		if m != nil {
 			m.WatchInventory(inv)
@@ -432,12 +442,16 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 						fmt.Fprintf(errOut, "portwho watch: SIGHUP: no --policy to reload\n")
 						continue
 					}
-					a, err := loadPolicy(opts.Policy)
+					p, err := loadPolicy(opts.Policy)
 					if err != nil {
 						fmt.Fprintf(errOut, "portwho watch: SIGHUP: keeping the previous policy: %s\n", render.Sanitize(oneLine(err.Error())))
 						continue
 					}
-					w.SetPolicy(a)
+					judge.Store(p)
+					w.SetPolicy(allowedBy(p))
+					if inv != nil {
+						inv.Reassess()
+					}
 					fmt.Fprintf(errOut, "portwho watch: policy %s reloaded\n", render.Sanitize(opts.Policy))
 				}
 			}
@@ -466,8 +480,10 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 }
 
 // newInventory is the part-2 inventory plus assessment, the same pipeline
-// as portwho itself, with its costly parts cached between looks.
-func newInventory(f *Factory, allNS bool) *watch.Inventory {
+// as portwho itself, with its costly parts cached between looks. judge,
+// when it holds a policy, tunes assessment; otherwise portwho's own choice
+// of policy does.
+func newInventory(f *Factory, allNS bool, judge *atomic.Pointer[policy.Policy]) *watch.Inventory {
 	reg, _ := f.Registry()
 	inv := &watch.Inventory{
 		Sockets:  &sockets.Scanner{ProcRoot: f.ProcRoot},
@@ -475,9 +491,20 @@ func newInventory(f *Factory, allNS bool) *watch.Inventory {
 		// A fresh process reader per look: its cache must not outlive a
 		// pid that may be reused.
 		NewReader: func() *process.Reader { return &process.Reader{ProcRoot: f.ProcRoot, Now: f.Now} },
-		Annotate:  func(socks []report.Socket) error { return annotate(f, socks) },
-		Query:     sockets.Query{AllNamespaces: allNS},
-		Root:      os.Geteuid() == 0,
+		Annotate: func(socks []report.Socket) error {
+			if f.getenv("PORTWHO_NO_ASSESS") == "1" {
+				return nil
+			}
+			if judge != nil {
+				if p := judge.Load(); p != nil {
+					f.newAssessor(p).Annotate(socks)
+					return nil
+				}
+			}
+			return annotate(f, socks)
+		},
+		Query: sockets.Query{AllNamespaces: allNS},
+		Root:  os.Geteuid() == 0,
 	}
 	if reg != nil {
 		inv.Service = func(port uint16, proto string) string {

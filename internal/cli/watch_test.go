@@ -241,7 +241,7 @@ func TestWatchEndToEnd(t *testing.T) {
 	opts.WatchConfig = WatchConfig{Interval: Duration(watch.MinInterval), DB: db, Retention: Duration(time.Hour), Policy: pol,
 		MinSeverity: "medium", Webhook: srv.URL, WebhookQueue: 100, Exec: "cat >> " + execOut, ExecTimeout: Duration(5 * time.Second),
 		Metrics: "127.0.0.1:0", MetricsMaxSeries: 100, NoNamespaces: true}
-	opts.Snapshot = ownSockets(newInventory(f, false).Snapshot)
+	opts.Snapshot = ownSockets(newInventory(f, false, nil).Snapshot)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -65,6 +65,7 @@ type Inventory struct {
 
 	looks    int
 	modes    [3]atomic.Uint64 // looks that ended in each refreshMode
+	reassess atomic.Bool      // drop cached findings at the next look
 	pids     map[int]*pidState
 	orphans  map[uint64]bool // listener inodes no process held at the last full read
 	pending  map[uint64]bool // listener inodes left unplaced by the last look
@@ -106,8 +107,15 @@ func (inv *Inventory) procRoot() string {
 	return inv.ProcRoot
 }
 
+// Reassess makes the next look assess every socket again: the judgement
+// changed (a policy was reloaded). Safe to call while looks run.
+func (inv *Inventory) Reassess() { inv.reassess.Store(true) }
+
 // Snapshot takes one look.
 func (inv *Inventory) Snapshot(ctx context.Context) ([]report.Socket, error) {
+	if inv.reassess.Swap(false) && inv.findings != nil {
+		clear(inv.findings)
+	}
 	if inv.pids == nil {
 		inv.pids = map[int]*pidState{}
 		inv.services = map[svcKey]string{}

@@ -68,7 +68,7 @@ func NewMetrics(maxSeries int) *Metrics {
 			[]string{"severity", "id"}, nil),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portwho_events_total",
-			Help: "Events recorded, by type (opened, closed, owner-changed, finding).",
+			Help: "Events recorded, by type (opened, closed, owner-changed, finding, missed).",
 		}, []string{"type"}),
 		scanDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "portwho_scan_duration_seconds",
@@ -88,7 +88,7 @@ func NewMetrics(maxSeries int) *Metrics {
 			Help: "Events not delivered to the webhook: queue full, rejected, or still queued at shutdown.",
 		}),
 	}
-	for _, t := range []EventType{Opened, Closed, OwnerChanged, FindingRaised} {
+	for _, t := range []EventType{Opened, Closed, OwnerChanged, FindingRaised, Missed} {
 		m.events.WithLabelValues(string(t)) // present at 0 from the start
 	}
 	m.Registry.MustRegister(m, m.events, m.scanDuration, m.scanErrors, m.lastScan, m.webhookDropped,
