@@ -416,4 +416,15 @@ func TestInventoryCachesAssessment(t *testing.T) {
 	if assessed != 1 {
 		t.Errorf("assessed %d times in 3 looks, want once", assessed)
 	}
+	// A reloaded policy changes the judgement: everything is assessed
+	// again at the next look, and only then.
+	inv.Reassess()
+	for look := 0; look < 2; look++ {
+		if _, err := inv.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if assessed != 2 {
+		t.Errorf("assessed %d times after Reassess and two looks, want 2", assessed)
+	}
 }
