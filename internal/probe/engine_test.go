@@ -244,13 +244,16 @@ func TestProbeAcceptAndClose(t *testing.T) {
 
 func TestProbeClosed(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Not a closed listener's port: anything on the host may listen there
+	// again at once. The client end of a live connection holds its port
+	// without listening, so a connect to it meets a reset.
+	tg := serveTCP(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	held, err := net.Dial("tcp", tg.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	r := probeOne(t, nil, targetOf(t, addr, "tcp"))
+	t.Cleanup(func() { held.Close() })
+	r := probeOne(t, nil, targetOf(t, held.LocalAddr().String(), "tcp"))
 	if r.State != "closed" {
 		t.Errorf("state = %q (%s), want closed", r.State, r.Error)
 	}
@@ -284,13 +287,18 @@ func TestProbeUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A port freed by closing its socket may be bound again at once by
+	// anything else on the host (a test suite opening thousands of UDP
+	// sockets), which then swallows the probe silently. So the closed
+	// port stays bound, by a socket connected to another peer: the kernel
+	// delivers it nothing from us and answers with ICMP port unreachable,
+	// exactly as for a port nobody holds.
+	closed, err := net.DialUDP("udp", nil, silent.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	closedAddr := closed.LocalAddr().String()
-	closed.Close()
-	t.Cleanup(func() { answering.Close(); silent.Close() })
+	t.Cleanup(func() { answering.Close(); silent.Close(); closed.Close() })
 	go func() {
 		buf := make([]byte, 512)
 		for {
