@@ -302,14 +302,15 @@ func writeReportJSON(s *IOStreams, head any, socks []report.Socket) error {
 		bw.WriteByte(',')
 	}
 	bw.WriteString(`"sockets":[`)
-	enc := json.NewEncoder(bw)
+	var line []byte
 	for i := range socks {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(&socks[i]); err != nil {
+		if line, err = appendSocketJSON(line[:0], &socks[i]); err != nil {
 			return err
 		}
+		bw.Write(append(line, '\n'))
 	}
 	bw.WriteString("]}\n")
 	if err := bw.Flush(); err != nil {
