@@ -594,10 +594,10 @@ func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Con
 // the certificate and identifies the protocol inside.
 func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
 	// A peer that is not TLS may wait for more bytes of its own protocol,
-	// so the first handshake gets a wave-one budget, as long as the HTTP
-	// probe sent alongside on a port that is not HTTP's: a silent peer
-	// costs the wave no more. A server slow to sign (a loaded host, a
-	// small device) still makes it.
+	// so the first handshake is bounded, but by no less than the HTTP
+	// probe sent alongside it gets anywhere: a silent peer keeps the wave
+	// no longer, and a server slow to sign (a loaded host, a small
+	// device) still makes it.
 	tc, err := r.dialTLS(ctx, 2*r.slice(2))
 	if err != nil {
 		var oe *net.OpError
