@@ -105,12 +105,15 @@ func TestProbeJSONAndExitCodes(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	httpAddr := ln.Addr().String()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	// A closed port that stays closed: the client end of a live connection
+	// holds the port number, so no other test can bind it meanwhile, and a
+	// SYN to it is answered with a reset.
+	held, err := net.Dial("tcp", httpAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
+	t.Cleanup(func() { held.Close() })
+	closedAddr := held.LocalAddr().String()
 
 	out, err := runProbe(t, &ProbeOptions{Targets: []string{httpAddr}, JSON: true})
 	if err != nil {
