@@ -8,7 +8,6 @@ package cli
 // test lists the fields and fails until it is.
 
 import (
-	"encoding/json"
 	"net/netip"
 	"strconv"
 	"time"
@@ -61,18 +60,31 @@ func appendSocketJSON(b []byte, s *report.Socket) ([]byte, error) {
 	b = append(b, `,"service":`...)
 	b = appendJSONString(b, s.Service)
 	b = append(b, `,"findings":`...)
-	switch {
-	case s.Findings == nil:
+	if s.Findings == nil {
 		b = append(b, "null"...)
-	case len(s.Findings) == 0:
-		b = append(b, "[]"...)
-	default:
-		// Rare and owned by assessment: encoding/json keeps it exact.
-		f, err := json.Marshal(s.Findings)
-		if err != nil {
-			return b, err
+	} else {
+		b = append(b, '[')
+		for i, f := range s.Findings {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendJSONString(b, f.ID)
+			b = append(b, `,"severity":`...)
+			sev, err := f.Severity.MarshalText()
+			if err != nil {
+				return b, err
+			}
+			b = appendJSONString(b, string(sev))
+			b = append(b, `,"title":`...)
+			b = appendJSONString(b, f.Title)
+			b = append(b, `,"why":`...)
+			b = appendJSONString(b, f.Why)
+			b = append(b, `,"evidence":`...)
+			b = appendJSONString(b, f.Evidence)
+			b = append(b, '}')
 		}
-		b = append(b, f...)
+		b = append(b, ']')
 	}
 	return append(b, '}'), nil
 }

@@ -38,7 +38,7 @@ func TestAppendSocketJSONMatchesEncodingJSON(t *testing.T) {
 				NetNS: sockets.NetNS{Inode: 4026532571, Label: "docker:<3f2a>"}},
 			Processes: []process.Process{full, {PID: 7, StartTime: time.Unix(1796000000, 5).In(time.FixedZone("x", 3600)), Cmdline: []string{}}},
 			Owner:     report.OwnerKnown, Service: "mcs-fastmail",
-			Findings: []report.Finding{{ID: "exe-deleted", Severity: report.SeverityHigh, Title: "t<", Why: "w", Evidence: "e\x00"}},
+			Findings: []report.Finding{{ID: "exe-deleted", Severity: report.SeverityHigh, Title: "t<", Why: "w", Evidence: "e\x00"}, {Severity: report.Severity(9)}},
 		}},
 		{"v4 connection, mapped and zoned addresses", report.Socket{
 			Socket: sockets.Socket{Protocol: "udp", Family: "inet6", LocalAddr: netip.MustParseAddr("::ffff:10.0.0.1"), LocalPort: 1,
@@ -89,6 +89,7 @@ func TestSocketJSONFieldsKnown(t *testing.T) {
 		reflect.TypeFor[process.Process]():   {"PID", "PPID", "Name", "UID", "User", "Cmdline", "Exe", "ExeDeleted", "Cwd", "StartTime", "Parents", "Unit", "Container", "Cgroup", "NetNS"},
 		reflect.TypeFor[process.Ancestor]():  {"PID", "Name"},
 		reflect.TypeFor[process.Container](): {"Runtime", "ID", "Pod", "Name"},
+		reflect.TypeFor[report.Finding]():    {"ID", "Severity", "Title", "Why", "Evidence"},
 	}
 	for typ, want := range known {
 		var got []string
