@@ -5,7 +5,9 @@ package sockets
 // with no process inside.
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,18 +55,19 @@ func (s *Scanner) namespaces(all bool) ([]nsTarget, error) {
 		return out, nil
 	}
 	seen := map[uint64]bool{self: true}
-	pids, err := listPIDs(root)
+	procs, err := listProcs(root)
 	if err != nil {
 		return nil, err
 	}
-	for _, pid := range pids {
-		p := filepath.Join(root, strconv.Itoa(pid), "ns/net")
-		ino, err := nsInode(p)
-		if err != nil || seen[ino] {
-			continue // exited, or not ours to read
+	s.ns.mu.Lock()
+	defer s.ns.mu.Unlock()
+	for _, pid := range s.ns.lookup(root, procs) {
+		p := filepath.Join(root, strconv.Itoa(pid.pid), "ns/net")
+		if seen[pid.ino] {
+			continue
 		}
-		seen[ino] = true
-		out = append(out, nsTarget{ns: label(ino), pid: pid, path: p})
+		seen[pid.ino] = true
+		out = append(out, nsTarget{ns: label(pid.ino), pid: pid.pid, path: p})
 	}
 	for ino, name := range names {
 		if !seen[ino] {
@@ -123,23 +126,112 @@ func isNSFS(path string) bool {
 	return unix.Statfs(path, &fs) == nil && fs.Type == unix.NSFS_MAGIC
 }
 
-// listPIDs reads the numeric entries of /proc in directory order.
-func listPIDs(root string) ([]int, error) {
+// procEnt is one /proc/PID entry: the pid and the inode of its directory.
+// procfs gives a process's directory a fresh inode number when the pid is
+// reused (the old task's dentries are flushed when it is reaped), so
+// (pid, inode) tells a process from a later one with the same pid, and
+// getdents hands the inode over for free where a start time would cost a
+// read of /proc/PID/stat.
+type procEnt struct {
+	pid int
+	ino uint64
+}
+
+// listProcs reads the numeric entries of /proc, sorted by pid.
+func listProcs(root string) ([]procEnt, error) {
 	f, err := os.Open(root)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+	var out []procEnt
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.ReadDirent(int(f.Fd()), buf)
+		if err != nil {
+			return nil, fmt.Errorf("list processes: %w", err)
+		}
+		if n <= 0 {
+			break
+		}
+		out = parseDirents(buf[:n], out)
 	}
-	pids := make([]int, 0, len(names))
-	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
-			pids = append(pids, pid)
+	slices.SortFunc(out, func(a, b procEnt) int { return cmp.Compare(a.pid, b.pid) })
+	return out, nil
+}
+
+// parseDirents appends the numeric entries of a getdents64 buffer (struct
+// linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name NUL-ended)
+// to out, stopping at the first malformed record.
+func parseDirents(b []byte, out []procEnt) []procEnt {
+	const hdr = 19 // ino, off, reclen, type
+	for len(b) >= hdr {
+		reclen := int(binary.NativeEndian.Uint16(b[16:]))
+		if reclen < hdr || reclen > len(b) {
+			break
+		}
+		ino := binary.NativeEndian.Uint64(b[0:])
+		name := b[hdr:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		b = b[reclen:]
+		if len(name) == 0 || name[0] < '1' || name[0] > '9' {
+			continue
+		}
+		if pid, err := strconv.Atoi(string(name)); err == nil && pid > 0 {
+			out = append(out, procEnt{pid, ino})
 		}
 	}
-	slices.Sort(pids)
-	return pids, nil
+	return out
+}
+
+// nsFullEvery is how many scans pass between re-reading every process's
+// namespace link; nsSettle is how many scans in a row a new process's
+// link is read before it is trusted.
+const (
+	nsFullEvery = 10
+	nsSettle    = 3
+)
+
+// nsPID is a process and the namespace it is in.
+type nsPID struct {
+	pid int
+	ino uint64
+}
+
+// lookup returns the namespace of every process in procs that could be
+// read, in the order of procs, reading links only where the cache says to.
+func (c *nsCache) lookup(root string, procs []procEnt) []nsPID {
+	if c.procs == nil {
+		c.procs = map[int]nsProc{}
+	}
+	full := c.scans%nsFullEvery == 0
+	c.scans++
+	out := make([]nsPID, 0, len(procs))
+	for _, pe := range procs {
+		e, ok := c.procs[pe.pid]
+		if !ok || e.dirIno != pe.ino || pe.ino == 0 || e.reads < nsSettle || full {
+			if !ok || e.dirIno != pe.ino {
+				e = nsProc{dirIno: pe.ino}
+			}
+			ino, err := nsInode(filepath.Join(root, strconv.Itoa(pe.pid), "ns/net"))
+			if err != nil {
+				// Exited, or not ours to read: try again next scan.
+				delete(c.procs, pe.pid)
+				continue
+			}
+			e.netns = ino
+			e.reads++
+		}
+		e.scan = c.scans
+		c.procs[pe.pid] = e
+		out = append(out, nsPID{pe.pid, e.netns})
+	}
+	for pid, e := range c.procs {
+		if e.scan != c.scans {
+			delete(c.procs, pid) // exited
+		}
+	}
+	return out
 }

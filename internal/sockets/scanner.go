@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // ErrNotImplemented is returned where this OS offers no way to list sockets.
@@ -38,6 +39,9 @@ type Scanner struct {
 	// readlinkat to recognise sockets.
 	ownerWorkers int
 	ownerStat    bool
+	// ns caches which network namespace each process is in between scans
+	// (Linux); a Scanner kept across scans reads only new processes' links.
+	ns nsCache
 }
 
 // Result is a listing with how it was made.
@@ -97,4 +101,27 @@ func (s *Scanner) netnsDir() string {
 		return "/run/netns"
 	}
 	return s.NetNSDir
+}
+
+// nsCache remembers which network namespace each process is in, so a scan
+// of all namespaces reads /proc/PID/ns/net only for processes it has not
+// seen before rather than for every process every time.
+//
+// A process can change namespace without a new pid (unshare(2) or
+// setns(2), e.g. `unshare -n CMD` in a forked child, or systemd's
+// PrivateNetwork=). That mostly happens right after fork, so a new
+// process's link is read on its first nsSettle scans, not once; a process
+// that moves later in its life is found at the next full re-read, at most
+// nsFullEvery scans late.
+type nsCache struct {
+	mu    sync.Mutex
+	scans int
+	procs map[int]nsProc
+}
+
+type nsProc struct {
+	dirIno uint64 // inode of /proc/PID: a new one means a new process
+	netns  uint64
+	reads  int // times its link was read
+	scan   int // scan it was last listed in
 }
