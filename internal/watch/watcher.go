@@ -39,7 +39,9 @@ const MinInterval = 100 * time.Millisecond
 // SetPolicy.
 type Watcher struct {
 	// Snapshot takes one look: every listening socket with its owners,
-	// service and findings.
+	// service and findings. It may return the very slice it returned for
+	// the previous look to say nothing changed (Inventory does); neither
+	// it nor the Watcher modifies a slice once returned.
 	Snapshot func(context.Context) ([]report.Socket, error)
 	// Interval between looks; 0 means one second.
 	Interval time.Duration
@@ -122,6 +124,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	first := true
 	seed := maphash.MakeSeed()
 	var lastFP uint64
+	var lastSocks []report.Socket
 	var metricsGen uint64
 	look := 0
 	// recent remembers where listeners closed in the last few looks, so
@@ -162,7 +165,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 			// Most looks see exactly what the last one saw: a hash of
 			// everything identity, owners and findings depend on says
 			// so for far less than grouping and diffing.
-			fp := fingerprint(&seed, socks, w.Threshold)
+			fp := lastFP
+			if !sameSlice(socks, lastSocks) {
+				fp = fingerprint(&seed, socks, w.Threshold)
+			}
+			lastSocks = socks
 			if prev != nil && !first && fp == lastFP {
 				cur = prev
 			} else {
@@ -297,6 +304,12 @@ func (w *Watcher) missed(prev, cur map[Key]*Listener, evs []Event, recent map[ad
 		}})
 	}
 	return out
+}
+
+// sameSlice reports whether a and b are the same non-empty slice, not
+// merely equal ones.
+func sameSlice(a, b []report.Socket) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // fingerprint hashes what listenersOf would make of socks.
