@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command workload fills this host with sockets for benchmarks: TCP
 // listeners, UDP sockets and established loopback connections, spread over
 // many processes, so that portwho, ss, lsof and netstat can be timed on the
