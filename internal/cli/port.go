@@ -494,7 +494,14 @@ func writeHostSection(w io.Writer, style render.Style, now time.Time, t *portTar
 		return err
 	}
 	b.WriteString(style.Bold("On this host:") + "\n")
+	timeWait := 0
 	for _, s := range socks {
+		// A closed connection lingering in TIME-WAIT has no process and
+		// nothing to judge; listing each one buries the sockets that matter.
+		if s.State == "TIME-WAIT" && len(s.Processes) == 0 && len(s.Findings) == 0 {
+			timeWait++
+			continue
+		}
 		head := fmt.Sprintf("  %s  %s", s.Protocol, formatAddr(s.Socket))
 		if r := remoteAddr(s.Socket); r != "" {
 			head += " ↔ " + r
@@ -522,8 +529,18 @@ func writeHostSection(w io.Writer, style render.Style, now time.Time, t *portTar
 		}
 		writeFindings(&b, style, s.Findings)
 	}
+	if timeWait > 0 {
+		fmt.Fprintf(&b, "  %s\n", style.Dim(fmt.Sprintf("and %d closed connection%s in TIME-WAIT, held by the kernel alone (--json lists them)", timeWait, plural(timeWait))))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // writeProcessDetails writes the indented lines under a socket's holder.

@@ -344,6 +344,8 @@ func TestWriteHostSection(t *testing.T) {
 			State: "ESTAB", UID: 1000, Inode: 77, NetNS: sockets.NetNS{Inode: 9, Label: "blue"}}, Owner: report.OwnerHidden},
 		{Socket: sockets.Socket{Protocol: "udp", LocalAddr: netip.MustParseAddr("::"), LocalPort: 3302, State: "UNCONN", NetNS: sockets.NetNS{Host: true}},
 			Owner: report.OwnerKnown, Processes: []process.Process{{PID: 50, Name: "pre\x1bfork", User: "root"}, {PID: 51, Name: "worker", User: "nobody"}}},
+		{Socket: sockets.Socket{Protocol: "tcp", LocalAddr: netip.MustParseAddr("127.0.0.1"), LocalPort: 3302, RemoteAddr: netip.MustParseAddr("127.0.0.1"), RemotePort: 40000, State: "TIME-WAIT"}, Owner: report.OwnerNone},
+		{Socket: sockets.Socket{Protocol: "tcp", LocalAddr: netip.MustParseAddr("127.0.0.1"), LocalPort: 40001, RemoteAddr: netip.MustParseAddr("127.0.0.1"), RemotePort: 3302, State: "TIME-WAIT"}, Owner: report.OwnerNone},
 	}
 	var out bytes.Buffer
 	if err := writeHostSection(&out, (&IOStreams{}).Style(), now, &portTarget{ports: []uint16{3302}}, socks); err != nil {
@@ -357,6 +359,7 @@ func TestWriteHostSection(t *testing.T) {
   tcp  10.0.0.5:51000 ↔ 10.0.0.9:3302  ESTAB  in blue  owner hidden: run as root
   udp  [::]:3302  UNCONN  pid 50  pre\x1bfork  user root
        also held by pid 51  worker  user nobody
+  and 2 closed connections in TIME-WAIT, held by the kernel alone (--json lists them)
 `
 	if diff := cmp.Diff(want, out.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
