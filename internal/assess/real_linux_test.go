@@ -7,10 +7,9 @@ package assess
 // PORTWHO_ASSESS_HELPER set.
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,11 +19,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/portwho/portwho/internal/childproc"
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/registry"
 	"github.com/portwho/portwho/internal/report"
@@ -59,8 +58,7 @@ func helperListen() int {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 3
 	}
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	io.Copy(io.Discard, os.Stdin)
+	childproc.Ready(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
 	return 0
 }
@@ -84,43 +82,15 @@ func startListener(t *testing.T, exe, addr, name string) helper {
 // stdin closes, and stops it at cleanup.
 func startCmd(t *testing.T, cmd *exec.Cmd) helper {
 	t.Helper()
-	stdin, err := cmd.StdinPipe()
+	c, err := childproc.TryStart(t, cmd)
+	var nr *childproc.NotReadyError
+	if errors.As(err, &nr) && strings.Contains(nr.Stderr, "address already in use") {
+		t.Skipf("port taken by something else on this machine: %s", nr.Stderr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		cmd.Wait() // it exited: let its stderr be copied in full
-		if strings.Contains(stderr.String(), "address already in use") {
-			t.Skipf("port taken by something else on this machine: %s", stderr.String())
-		}
-		t.Fatalf("listener %s did not start: %v: %s", cmd.Path, err, stderr.String())
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		t.Fatalf("listener printed %q", line)
-	}
-	return helper{pid: cmd.Process.Pid, port: uint16(port)}
+	return helper{pid: c.Pid(), port: c.Port(t)}
 }
 
 // copyExe copies this test binary into dir (under /tmp) as name.

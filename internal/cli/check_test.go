@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,8 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/portwho/portwho/internal/childproc"
 	"github.com/portwho/portwho/internal/policy"
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/report"
@@ -50,47 +49,8 @@ type runningListener struct {
 // through stop).
 func startPWListener(t *testing.T, exe, addr string) *runningListener {
 	t.Helper()
-	cmd := exec.Command(exe, addr)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		stop() // it exited: let its stderr be copied in full
-		t.Fatalf("pwlistener %s: %v: %s", addr, err, stderr.String())
-	}
-	port, err := strconv.ParseUint(strings.TrimSpace(line), 10, 16)
-	if err != nil {
-		t.Fatalf("pwlistener said %q", line)
-	}
-	return &runningListener{pid: cmd.Process.Pid, port: uint16(port), stop: stop}
+	c := childproc.Start(t, exec.Command(exe, addr))
+	return &runningListener{pid: c.Pid(), port: c.Port(t), stop: c.Stop}
 }
 
 // freePort finds a port below the ephemeral range that nothing holds on

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portwho/portwho/internal/childproc"
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/registry"
 	"github.com/portwho/portwho/internal/report"
@@ -41,8 +40,7 @@ func TestPortHelperProcess(t *testing.T) {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	io.Copy(io.Discard, os.Stdin)
+	childproc.Ready(ln.Addr().(*net.TCPAddr).Port)
 	os.Exit(0)
 }
 
@@ -52,30 +50,8 @@ func listenerChild(t *testing.T, exe string, args ...string) (*exec.Cmd, uint16)
 	t.Helper()
 	cmd := exec.Command(exe, append([]string{"-test.run=^TestPortHelperProcess$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "PORTWHO_PORT_HELPER=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	port, err := strconv.ParseUint(strings.TrimSpace(line), 10, 16)
-	if err != nil {
-		t.Fatalf("helper said %q", line)
-	}
-	return cmd, uint16(port)
+	c := childproc.Start(t, cmd)
+	return cmd, c.Port(t)
 }
 
 func needLinux(t *testing.T) {

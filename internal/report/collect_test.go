@@ -1,10 +1,8 @@
 package report
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/portwho/portwho/internal/childproc"
 	"github.com/portwho/portwho/internal/process"
 	"github.com/portwho/portwho/internal/registry"
 	"github.com/portwho/portwho/internal/sockets"
@@ -37,11 +36,10 @@ func TestMain(m *testing.M) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		fmt.Println(ln.Addr().(*net.TCPAddr).Port, uc.LocalAddr().(*net.UDPAddr).Port)
+		childproc.Ready(ln.Addr().(*net.TCPAddr).Port, uc.LocalAddr().(*net.UDPAddr).Port)
 	case "inherit":
-		fmt.Println("ready")
+		childproc.Ready("ready")
 	}
-	io.Copy(io.Discard, os.Stdin)
 	os.Exit(0)
 }
 
@@ -52,26 +50,8 @@ func helper(t *testing.T, mode string, files ...*os.File) (*exec.Cmd, string) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PORTWHO_REPORT_HELPER="+mode)
 	cmd.ExtraFiles = files
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("helper: %v", err)
-	}
-	return cmd, line
+	c := childproc.Start(t, cmd)
+	return cmd, c.Line
 }
 
 func linuxRoot(t *testing.T) {

@@ -1,10 +1,8 @@
 package sockets
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portwho/portwho/internal/childproc"
 )
 
 // helperEnv makes the test binary act as a child process for the tests
@@ -37,23 +37,21 @@ func TestMain(m *testing.M) {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
-		fmt.Println(l.Addr().(*net.TCPAddr).Port)
+		childproc.Ready(l.Addr().(*net.TCPAddr).Port)
 	case "hold":
-		fmt.Println("ready")
+		childproc.Ready("ready")
 	case "owners":
 		os.Exit(ownersHelper())
 	case "scan":
 		os.Exit(scanHelper())
 	}
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes our stdin
 	os.Exit(0)
 }
 
 // child is a helper process started by a test.
 type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	line  string // the first line it printed
+	cmd  *exec.Cmd
+	proc *childproc.Child
 }
 
 // startHelper runs the test binary in helper mode, prefixed by wrap (e.g.
@@ -69,39 +67,12 @@ func startHelper(t *testing.T, mode string, extra []*os.File, wrap ...string) *c
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	cmd.ExtraFiles = extra
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdin: stdin}
-	t.Cleanup(func() {
-		c.stdin.Close()
-		_ = c.cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("helper %s: %v", mode, err)
-	}
-	c.line = strings.TrimSpace(line)
-	if strings.HasPrefix(c.line, "error") {
-		t.Fatalf("helper %s: %s", mode, c.line)
-	}
-	return c
+	return &child{cmd: cmd, proc: childproc.Start(t, cmd)}
 }
 
 func (c *child) port(t *testing.T) uint16 {
-	p, err := strconv.ParseUint(c.line, 10, 16)
-	if err != nil {
-		t.Fatalf("helper printed %q, want a port", c.line)
-	}
-	return uint16(p)
+	t.Helper()
+	return c.proc.Port(t)
 }
 
 // sockInode returns the sockfs inode of a Go socket, as the kernel reports it.
