@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"testing"
@@ -49,23 +50,106 @@ func mqttCheckConnect(req []byte) error {
 	return nil
 }
 
+// mqttSysReply is what mosquitto 2.0.11 answers to our SUBSCRIBE: SUBACK
+// (packet id 1, QoS 0 granted) and the retained $SYS/broker/version PUBLISH,
+// in one segment, as a broker writes them.
+func mqttSysReply(payload string) []byte {
+	topic := "$SYS/broker/version"
+	pub := append([]byte{0, byte(len(topic))}, topic...)
+	pub = append(pub, payload...)
+	out := []byte{0x90, 3, 0, 1, 0}
+	out = append(out, 0x31, byte(len(pub))) // PUBLISH, retained, QoS 0
+	return append(out, pub...)
+}
+
+// mqttCheckSubscribe checks the one SUBSCRIBE the probe may send: packet
+// id 1, $SYS/broker/version, QoS 0.
+func mqttCheckSubscribe(req []byte) error {
+	want := append([]byte{0x82, 24, 0, 1, 0, 19}, "$SYS/broker/version"...)
+	if !bytes.Equal(req, append(want, 0)) {
+		return errors.New("want SUBSCRIBE $SYS/broker/version QoS 0, packet id 1")
+	}
+	return nil
+}
+
 func TestMqttProbe(t *testing.T) {
-	disconnect := make(chan []byte, 1)
+	tests := []struct {
+		name   string
+		suback []byte
+		want   Match
+	}{
+		{
+			name:   "broker publishes its version",
+			suback: mqttSysReply("mosquitto version 2.0.11"),
+			want:   Match{Service: "mqtt", Info: "anonymous connect accepted", Method: "native:mqtt", Certain: true, Evidence: "mosquitto version 2.0.11"},
+		},
+		{
+			name:   "subscription refused",
+			suback: []byte{0x90, 3, 0, 1, 0x80},
+			want:   Match{Service: "mqtt", Info: "anonymous connect accepted", Method: "native:mqtt", Certain: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			disconnect := make(chan []byte, 1)
+			addr := binServeTCP(t,
+				binStep{frame: frameMQTTConnect, check: mqttCheckConnect, reply: fixed(readTestdata(t, "mosquitto-2.0-connack.bin"))},
+				binStep{frame: frameMQTTConnect, check: mqttCheckSubscribe, reply: fixed(tt.suback)},
+				binStep{frame: frameExact(2), check: func(req []byte) error { disconnect <- req; return nil }},
+			)
+			m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, mqttProbe)
+			if err != nil || !ok {
+				t.Fatalf("probe: ok %v err %v", ok, err)
+			}
+			if diff := cmp.Diff(tt.want, m); diff != "" {
+				t.Errorf("match (-want +got):\n%s", diff)
+			}
+			if got := <-disconnect; !bytes.Equal(got, []byte{0xe0, 0}) {
+				t.Errorf("after the SUBSCRIBE the probe sent %x, want DISCONNECT e000", got)
+			}
+		})
+	}
+}
+
+// A broker that never answers the SUBSCRIBE still gets identified, within
+// the short $SYS wait rather than the whole deadline.
+func TestMqttProbeSilentSys(t *testing.T) {
 	addr := binServeTCP(t,
 		binStep{frame: frameMQTTConnect, check: mqttCheckConnect, reply: fixed(readTestdata(t, "mosquitto-2.0-connack.bin"))},
-		binStep{frame: frameExact(2), check: func(req []byte) error { disconnect <- req; return nil }},
 	)
-	m, ok, err := binProbe(t, "tcp", addr, 5*time.Second, mqttProbe)
-	if err != nil || !ok {
-		t.Fatalf("probe: ok %v err %v", ok, err)
+	m, ok, err := binProbe(t, "tcp", addr, 30*time.Second, mqttProbe)
+	if err != nil || !ok || m.Service != "mqtt" || m.Evidence != "" {
+		t.Fatalf("got %+v ok %v err %v", m, ok, err)
 	}
-	want := Match{Service: "mqtt", Info: "anonymous connect accepted", Method: "native:mqtt", Certain: true}
-	if diff := cmp.Diff(want, m); diff != "" {
-		t.Errorf("match (-want +got):\n%s", diff)
+}
+
+func TestMqttSignatureNamesMosquitto(t *testing.T) {
+	sigs, err := DefaultSignatures()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := <-disconnect; !bytes.Equal(got, []byte{0xe0, 0}) {
-		t.Errorf("after CONNACK the probe sent %x, want DISCONNECT e000", got)
+	sm, ok := sigs.Match("mqtt", "mosquitto version 2.0.11")
+	if !ok || sm.Product != "Mosquitto" || sm.Version != "2.0.11" {
+		t.Fatalf("signature match = %+v, %v", sm, ok)
 	}
+}
+
+func FuzzReadMQTTPacket(f *testing.F) {
+	f.Add(mqttSysReply("mosquitto version 2.0.11"))
+	f.Add([]byte{0x30, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		br := bufio.NewReader(bytes.NewReader(b))
+		for range 4 {
+			typ, body, err := readMQTTPacket(br)
+			if err != nil {
+				return
+			}
+			if len(body) > mqttMaxPacket {
+				t.Fatalf("body of %d bytes over the cap", len(body))
+			}
+			parseMQTTPublish(typ, body)
+		}
+	})
 }
 
 func frameMQTTConnect(b []byte) (int, error) {
