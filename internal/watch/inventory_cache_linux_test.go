@@ -3,6 +3,7 @@ package watch
 import (
 	"bufio"
 	"context"
+	"hash/maphash"
 	"net"
 	"os"
 	"os/exec"
@@ -131,4 +132,39 @@ func TestInventoryQuietLookReusesResult(t *testing.T) {
 	if len(cur[0].Processes) != 1 || cur[0].Processes[0].PID != os.Getpid() {
 		t.Errorf("new socket has processes %+v, want this one", cur[0].Processes)
 	}
+}
+
+// BenchmarkQuietLook is a look as the daemon takes it when nothing
+// changed: every namespace listed, the inventory, and the Watcher's hash
+// of the result unless it is the last look's slice. Run it with
+// bench/workload up; "changed" counts looks that differed from the one
+// before (other programs on the host), which cost more.
+func BenchmarkQuietLook(b *testing.B) {
+	inv := &Inventory{Root: os.Geteuid() == 0, Sockets: &sockets.Scanner{}, Query: sockets.Query{AllNamespaces: true}}
+	ctx := context.Background()
+	seed := maphash.MakeSeed()
+	socks, err := inv.Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	last := fingerprint(&seed, socks, report.SeverityMedium)
+	prev := socks
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		socks, err := inv.Snapshot(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sameSlice(socks, prev) {
+			continue
+		}
+		prev = socks
+		if fp := fingerprint(&seed, socks, report.SeverityMedium); fp != last {
+			n++
+			last = fp
+		}
+	}
+	b.ReportMetric(float64(n), "changed")
 }
