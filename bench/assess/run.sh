@@ -61,6 +61,16 @@ echo
 echo "portwho --json, $RUNS paired runs, medians:"
 awk -v a="$wall_j" -v b="$wall_p" 'BEGIN {printf "  wall:           judged %.0f ms, not judged %.0f ms: %+.1f%%  (target <= +10%%)\n", a, b, (a/b-1)*100}'
 awk -v a="$cpu_j" -v b="$cpu_p" 'BEGIN {printf "  cpu (user+sys): judged %.0f ms, not judged %.0f ms: %+.1f%%  (target <= +10%%)\n", a, b, (a/b-1)*100}'
+
+# /usr/bin/time counts in 10 ms steps, coarse at ~100 ms; hyperfine gives
+# the finer wall figure. Both sides go through env so both pay its exec.
+if command -v hyperfine >/dev/null; then
+	echo
+	hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/hyperfine.json" \
+		-n judged "env PORTWHO_NO_ASSESS=0 $PW --json" \
+		-n "not judged" "env PORTWHO_NO_ASSESS=1 $PW --json" >"$OUT/hyperfine.txt"
+	jq -r '.results | "  hyperfine medians: judged \(.[0].median*1000 | floor) ms, not judged \(.[1].median*1000 | floor) ms: " + (((.[0].median/.[1].median - 1)*1000 | round)/10 | tostring) + "% (means: " + (((.[0].mean/.[1].mean - 1)*1000 | round)/10 | tostring) + "%)"' "$OUT/hyperfine.json"
+fi
 stop
 
 echo
