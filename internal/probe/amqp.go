@@ -37,19 +37,7 @@ type amqpStart struct {
 }
 
 func amqpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	if _, err := c.Write([]byte(amqpHeader091)); err != nil {
-		return Match{}, false, fmt.Errorf("amqp: send header: %w", err)
-	}
-	raw, err := readFramed(c, frameAMQP)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("amqp: read connection.start: %w", err)
-	}
-	s, err := parseAMQPStart(raw)
-	if err != nil {
-		return Match{}, false, nil
-	}
-	return clipMatch(amqpMatch(s)), true, nil
+	return askFramed(ctx, c, "amqp", []byte(amqpHeader091), frameAMQP, parseAMQPStart, amqpMatch)
 }
 
 func amqpMatch(s amqpStart) Match {

@@ -34,6 +34,28 @@ func withCtx(ctx context.Context, c net.Conn) (stop func() bool) {
 	})
 }
 
+// askFramed is the exchange most binary probes are: send req (nothing for
+// protocols that speak first), read one framed reply, parse it. A reply
+// that does not parse means another protocol answered, which is not an
+// error: the probe just does not match.
+func askFramed[T any](ctx context.Context, c net.Conn, proto string, req []byte, frame func([]byte) (int, error), parse func([]byte) (T, error), match func(T) Match) (Match, bool, error) {
+	defer withCtx(ctx, c)()
+	if len(req) > 0 {
+		if _, err := c.Write(req); err != nil {
+			return Match{}, false, fmt.Errorf("%s: send request: %w", proto, err)
+		}
+	}
+	raw, err := readFramed(c, frame)
+	if err != nil {
+		return Match{}, false, fmt.Errorf("%s: read reply: %w", proto, err)
+	}
+	v, err := parse(raw)
+	if err != nil {
+		return Match{}, false, nil
+	}
+	return clipMatch(match(v)), true, nil
+}
+
 // readFramed reads from r until frame reports that buf holds one complete
 // message, and returns that message. frame returns the message's total
 // length, or errNeedMore while it cannot tell yet; any other error is a

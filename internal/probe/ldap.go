@@ -43,19 +43,7 @@ type ldapRootDSE struct {
 }
 
 func ldapProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	if _, err := c.Write(ldapRootDSERequest()); err != nil {
-		return Match{}, false, fmt.Errorf("ldap: send search: %w", err)
-	}
-	raw, err := readFramed(c, frameLDAPReply)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("ldap: read reply: %w", err)
-	}
-	r, err := parseLDAPReply(raw)
-	if err != nil {
-		return Match{}, false, nil
-	}
-	return clipMatch(ldapMatch(r)), true, nil
+	return askFramed(ctx, c, "ldap", ldapRootDSERequest(), frameLDAPReply, parseLDAPReply, ldapMatch)
 }
 
 func ldapRootDSERequest() []byte {

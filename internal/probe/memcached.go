@@ -35,19 +35,8 @@ func memcachedUDPProtocol() Protocol {
 }
 
 func memcachedProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	if _, err := c.Write([]byte("version\r\n")); err != nil {
-		return Match{}, false, fmt.Errorf("memcache: send version: %w", err)
-	}
-	raw, err := readFramed(c, frameLine)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("memcache: read version: %w", err)
-	}
-	v, err := parseMemcachedVersion(raw)
-	if err != nil {
-		return Match{}, false, nil // something else answered the line
-	}
-	return clipMatch(memcachedMatch(v, "tcp")), true, nil
+	return askFramed(ctx, c, "memcache", []byte("version\r\n"), frameLine, parseMemcachedVersion,
+		func(v string) Match { return memcachedMatch(v, "tcp") })
 }
 
 func memcachedUDPProbe(ctx context.Context, c net.Conn) (Match, bool, error) {

@@ -57,16 +57,7 @@ func mysqlBanner(b []byte) (Match, bool) {
 }
 
 func mysqlProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	raw, err := readFramed(c, frameMySQL)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("mysql: read greeting: %w", err)
-	}
-	g, err := parseMySQLGreeting(raw)
-	if err != nil {
-		return Match{}, false, nil
-	}
-	return clipMatch(mysqlMatch(g)), true, nil
+	return askFramed(ctx, c, "mysql", nil, frameMySQL, parseMySQLGreeting, mysqlMatch)
 }
 
 func mysqlMatch(g mysqlGreeting) Match {

@@ -39,19 +39,7 @@ type rdpConfirm struct {
 }
 
 func rdpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	if _, err := c.Write(rdpConnectionRequest()); err != nil {
-		return Match{}, false, fmt.Errorf("rdp: send connection request: %w", err)
-	}
-	raw, err := readFramed(c, frameTPKT)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("rdp: read connection confirm: %w", err)
-	}
-	cc, err := parseRDPConfirm(raw)
-	if err != nil {
-		return Match{}, false, nil
-	}
-	return rdpMatch(cc), true, nil
+	return askFramed(ctx, c, "rdp", rdpConnectionRequest(), frameTPKT, parseRDPConfirm, rdpMatch)
 }
 
 // rdpConnectionRequest asks for TLS or CredSSP, as a modern client does.

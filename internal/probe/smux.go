@@ -30,20 +30,10 @@ func smuxProtocol() Protocol {
 }
 
 func smuxProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
-	defer withCtx(ctx, c)()
-	if _, err := c.Write(smuxGoingDown); err != nil {
-		return Match{}, false, fmt.Errorf("smux: send close: %w", err)
-	}
-	raw, err := readFramed(c, frameSMUXClose)
-	if err != nil {
-		return Match{}, false, fmt.Errorf("smux: read close: %w", err)
-	}
-	reason, err := parseSMUXClose(raw)
-	if err != nil {
-		return Match{}, false, nil // something else answered
-	}
-	return Match{Service: "smux", Method: "native:smux", Certain: true,
-		Info: "SNMP multiplexer (RFC 1227); closed with " + reason}, true, nil
+	return askFramed(ctx, c, "smux", smuxGoingDown, frameSMUXClose, parseSMUXClose, func(reason string) Match {
+		return Match{Service: "smux", Method: "native:smux", Certain: true,
+			Info: "SNMP multiplexer (RFC 1227); closed with " + reason}
+	})
 }
 
 // frameSMUXClose frames the short-form ClosePDU an agent answers with; any
