@@ -405,15 +405,7 @@ func severityMark(style render.Style, s report.Socket) string {
 	for _, f := range s.Findings[1:] {
 		worst = max(worst, f.Severity)
 	}
-	switch worst {
-	case report.SeverityHigh:
-		return style.Red("HIGH")
-	case report.SeverityMedium:
-		return style.Yellow("MED")
-	case report.SeverityLow:
-		return "low"
-	}
-	return "info"
+	return sevWord(style, worst)
 }
 
 // ownerText says why a socket has no process to show.
