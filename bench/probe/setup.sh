@@ -437,6 +437,7 @@ start_snmpd() {
 	mkdir -p "$d"
 	cat >"$d/snmpd.conf" <<EOF
 agentAddress udp:127.0.0.1:$(port_of snmpd udp)
+smuxsocket 127.0.0.1
 rocommunity public 127.0.0.1
 sysLocation portwho probe bench
 sysContact nobody@portwho.test
