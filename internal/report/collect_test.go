@@ -149,21 +149,7 @@ func TestCollectSharedAcrossFork(t *testing.T) {
 
 func TestCollectConnectionEnds(t *testing.T) {
 	linuxRoot(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client := loopbackConn(t)
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	socks, err := newCollector().Collect(context.Background(), sockets.Query{Port: port, TCP: true, All: true})
 	if err != nil {
@@ -307,21 +293,7 @@ func TestLabelContainersAndOrder(t *testing.T) {
 
 func TestCollectPortsDeduplicates(t *testing.T) {
 	linuxRoot(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	ln, client := loopbackConn(t)
 	// Asked for both the listener's port and the client's: both ends of
 	// the connection match both ports, and must be listed once.
 	pl, pc := uint16(ln.Addr().(*net.TCPAddr).Port), uint16(client.LocalAddr().(*net.TCPAddr).Port)
@@ -393,4 +365,26 @@ func TestServicesUsesClusters(t *testing.T) {
 	if got := clusters([]uint16{1, 2, 300, 301, 1000}); len(got) != 3 {
 		t.Errorf("clusters = %v, want 3", got)
 	}
+}
+
+// loopbackConn opens a listener on 127.0.0.1 and one connection to it
+// (both ends held open), all closed when the test ends.
+func loopbackConn(t *testing.T) (net.Listener, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return ln, client
 }
