@@ -1,15 +1,12 @@
 package watch
 
 import (
-	"bufio"
 	"context"
 	"hash/maphash"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -31,21 +28,8 @@ func TestInventoryNamespaceAfterFirstLook(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNetNSListener$")
-	cmd.Env = append(os.Environ(), "PORTWHO_WATCH_NETNS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a process in a new network namespace: %v", err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	port, perr := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || perr != nil {
-		t.Fatalf("child said %q (%v)", line, err)
-	}
-	child := cmd.Process.Pid
+	c, port := startNetNSListener(t)
+	child := c.Pid()
 	var st syscall.Stat_t
 	if err := syscall.Stat("/proc/"+strconv.Itoa(child)+"/ns/net", &st); err != nil {
 		t.Fatal(err)
@@ -67,8 +51,7 @@ func TestInventoryNamespaceAfterFirstLook(t *testing.T) {
 	if s := socks[i]; len(s.Processes) != 1 || s.Processes[0].PID != child || s.Owner != report.OwnerKnown {
 		t.Errorf("owner %q, processes %+v: want pid %d", s.Owner, s.Processes, child)
 	}
-	stdin.Close()
-	cmd.Wait()
+	c.Stop()
 	if socks, err = inv.Snapshot(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,20 +1,18 @@
 package watch
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portwho/portwho/internal/childproc"
 	"github.com/portwho/portwho/internal/report"
 	"github.com/portwho/portwho/internal/sockets"
 )
@@ -33,8 +31,7 @@ func TestHelperNetNSListener(t *testing.T) {
 		os.Stdout.WriteString("error " + err.Error() + "\n")
 		os.Exit(1)
 	}
-	os.Stdout.WriteString(strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "\n")
-	io.Copy(io.Discard, os.Stdin)
+	childproc.Ready(ln.Addr().(*net.TCPAddr).Port)
 	os.Exit(0)
 }
 
@@ -45,21 +42,8 @@ func TestInventorySeesOtherNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("creating a network namespace and entering it to list sockets needs root")
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNetNSListener$")
-	cmd.Env = append(os.Environ(), "PORTWHO_WATCH_NETNS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start a process in a new network namespace: %v", err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	port, perr := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || perr != nil {
-		t.Fatalf("child said %q (%v)", line, err)
-	}
-	child := cmd.Process.Pid
+	c, port := startNetNSListener(t)
+	child := c.Pid()
 	nsLink, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", child))
 	hostLink, _ := os.Readlink("/proc/self/ns/net")
 	if nsLink == hostLink {
@@ -86,9 +70,27 @@ func TestInventorySeesOtherNamespace(t *testing.T) {
 	if got := fmt.Sprintf("net:[%d]", evs[0].Listener.NetNS); got != nsLink {
 		t.Errorf("namespace %s, want %s", got, nsLink)
 	}
-	stdin.Close()
-	cmd.Wait()
+	c.Stop()
 	if d := cmp.Diff([]brief{{Type: Closed, Proto: "tcp", Port: uint16(port), PIDs: []int{child}}}, briefs(st.step(t))); d != "" {
 		t.Errorf("child exits (-want +got):\n%s", d)
 	}
+}
+
+// startNetNSListener runs TestHelperNetNSListener in a new network
+// namespace and returns it with the port it listens on there. It skips
+// the test where a namespace cannot be made.
+func startNetNSListener(t *testing.T) (*childproc.Child, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNetNSListener$")
+	cmd.Env = append(os.Environ(), "PORTWHO_WATCH_NETNS=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	c, err := childproc.TryStart(t, cmd)
+	var notReady *childproc.NotReadyError
+	switch {
+	case errors.As(err, &notReady):
+		t.Fatal(err)
+	case err != nil:
+		t.Skipf("cannot start a process in a new network namespace: %v", err)
+	}
+	return c, int(c.Port(t))
 }
