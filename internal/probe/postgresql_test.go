@@ -75,7 +75,7 @@ func TestPostgresJudge(t *testing.T) {
 // the captured 'S' (upgrading to TLS) or with 'N', then answers the
 // startup packet with the captured ErrorResponse of PostgreSQL 15.
 func pgFake(t *testing.T, offerSSL bool) func(net.Conn) {
-	cert := binTestCert(t)
+	cert := testCert(t)
 	return func(c net.Conn) {
 		req, err := readFramed(c, frameExact(8))
 		if err != nil || binary.BigEndian.Uint32(req[4:]) != pgSSLRequestCode {
