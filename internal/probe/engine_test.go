@@ -48,24 +48,28 @@ func httpHandler(server string) http.Handler {
 	})
 }
 
-func serveHTTP(t *testing.T, srv *http.Server, ln net.Listener) Target {
+func serveHTTP(t *testing.T, srv *http.Server) Target {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv.ErrorLog = quietLog
-	go srv.Serve(ln)
+	if srv.TLSConfig != nil {
+		go srv.ServeTLS(ln, "", "")
+	} else {
+		go srv.Serve(ln)
+	}
 	t.Cleanup(func() { srv.Close() })
 	return targetOf(t, ln.Addr().String(), "tcp")
 }
 
 func TestProbeHTTP(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
-	tg := serveHTTP(t, &http.Server{Handler: httpHandler("nginx/1.22.1"), Protocols: &protos}, ln)
+	tg := serveHTTP(t, &http.Server{Handler: httpHandler("nginx/1.22.1"), Protocols: &protos})
 	got := summarize(probeOne(t, nil, tg))
 	want := summary{State: "open", Service: "http", Product: "nginx", Version: "1.22.1",
 		Info: `HTTP/1.1 200 · title "Café & bar" · h2c`, Method: "native:http+signature:nginx"}
@@ -76,12 +80,8 @@ func TestProbeHTTP(t *testing.T) {
 
 func TestProbeHTTPRedirect(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := http.RedirectHandler("http://example.invalid/login", http.StatusFound)
-	tg := serveHTTP(t, &http.Server{Handler: h}, ln)
+	tg := serveHTTP(t, &http.Server{Handler: h})
 	r := probeOne(t, nil, tg)
 	if r.Service != "http" || !strings.Contains(r.Info, "HTTP/1.1 302 · redirect http://example.invalid/login") {
 		t.Errorf("got %+v, want http with the redirect reported", r)
@@ -90,18 +90,10 @@ func TestProbeHTTPRedirect(t *testing.T) {
 
 func TestProbeHTTPSWithHTTP2(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
-	srv := &http.Server{Handler: httpHandler("Apache/2.4.57 (Debian)"), Protocols: &protos, TLSConfig: serverTLSConfig(t)}
-	srv.ErrorLog = quietLog
-	go srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() { srv.Close() })
-	tg := targetOf(t, ln.Addr().String(), "tcp")
+	tg := serveHTTP(t, &http.Server{Handler: httpHandler("Apache/2.4.57 (Debian)"), Protocols: &protos, TLSConfig: serverTLSConfig(t)})
 	r := probeOne(t, nil, tg)
 	got := summarize(r)
 	want := summary{State: "open", Service: "http", Product: "Apache httpd", Version: "2.4.57",
