@@ -51,15 +51,7 @@ func BenchmarkStageList(b *testing.B) {
 // BenchmarkStageOwners is the descriptor walk for the listeners' inodes.
 func BenchmarkStageOwners(b *testing.B) {
 	benchHost(b)
-	s := &sockets.Scanner{}
-	socks, err := s.List(context.Background(), sockets.Query{AllNamespaces: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inodes := make(map[uint64]struct{})
-	for _, so := range socks {
-		inodes[so.Inode] = struct{}{}
-	}
+	s, inodes := listenerInodes(b)
 	for b.Loop() {
 		if _, err := s.Owners(context.Background(), inodes); err != nil {
 			b.Fatal(err)
@@ -70,15 +62,7 @@ func BenchmarkStageOwners(b *testing.B) {
 // BenchmarkStageProcesses reads every owner of a listener, as Collect does.
 func BenchmarkStageProcesses(b *testing.B) {
 	benchHost(b)
-	s := &sockets.Scanner{}
-	socks, err := s.List(context.Background(), sockets.Query{AllNamespaces: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inodes := make(map[uint64]struct{})
-	for _, so := range socks {
-		inodes[so.Inode] = struct{}{}
-	}
+	s, inodes := listenerInodes(b)
 	o, err := s.Owners(context.Background(), inodes)
 	if err != nil {
 		b.Fatal(err)
@@ -100,4 +84,20 @@ func BenchmarkStageProcesses(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(pids)), "processes")
+}
+
+// listenerInodes lists the host's listeners once and returns the scanner
+// with their inodes, the input of the owner walk.
+func listenerInodes(b *testing.B) (*sockets.Scanner, map[uint64]struct{}) {
+	b.Helper()
+	s := &sockets.Scanner{}
+	socks, err := s.List(context.Background(), sockets.Query{AllNamespaces: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inodes := make(map[uint64]struct{}, len(socks))
+	for _, so := range socks {
+		inodes[so.Inode] = struct{}{}
+	}
+	return s, inodes
 }
