@@ -2,7 +2,7 @@
 # live and how their pids are recorded. Sourced, not run.
 
 PROBE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TARGETS_FILE="$PROBE_DIR/targets.tsv"
+TARGETS_FILE=${PORTWHO_PROBE_TARGETS:-$PROBE_DIR/targets.tsv}
 # Everything the servers write (configs, data, logs, pid files) stays here,
 # so teardown and a second setup find it again.
 RUN_DIR=${PORTWHO_PROBE_DIR:-/tmp/portwho-probe-servers}

@@ -17,6 +17,12 @@ PACKAGES=(openssh-server nginx redis-server postgresql memcached mariadb-server
 	postfix dovecot-imapd dovecot-pop3d vsftpd mosquitto dnsmasq snmpd nmap
 	openssl iproute2 python3)
 
+# More servers, one start_NAME each, in files of their own; each adds its
+# packages to PACKAGES.
+for f in "$PROBE_DIR"/servers-*.sh; do
+	[ -e "$f" ] && . "$f"
+done
+
 install_packages() {
 	local missing=() p
 	for p in "${PACKAGES[@]}"; do
