@@ -44,7 +44,7 @@ type ProbeJSON struct {
 func NewCmdProbe(f *Factory, runF func(*ProbeOptions) error) *cobra.Command {
 	opts := &ProbeOptions{IO: f.IO}
 	cmd := &cobra.Command{
-		Use:   "probe HOST:PORT[/udp]...",
+		Use:   "probe HOST:PORTS[/udp]...",
 		Short: "What actually answers on a port: service, product, version, TLS",
 		Long: `Connect to each target and identify what answers there, like nmap -sV but
 concurrently: read the banner the peer sends unprompted, then try a TLS
@@ -63,10 +63,14 @@ UDP targets (HOST:PORT/udp, or every target with --udp) get the UDP
 protocols' requests: no answer is open|filtered, an ICMP port unreachable
 is closed.
 
+PORTS is a port, a range LOW-HIGH, or a comma-separated list of both:
+127.0.0.1:22,80,8000-8100 probes 103 ports of one host.
+
 Exit status: 0 every target answered and was identified, 1 some target was
 closed, filtered or unidentified, 2 bad usage.`,
 		Example: `  portwho probe 127.0.0.1:3302 localhost:22 localhost:53/udp
   portwho probe --json '[::1]:443'
+  portwho probe 127.0.0.1:1-1024
   portwho probe --timeout 2s --udp 127.0.0.1:161 127.0.0.1:123`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -92,18 +96,30 @@ closed, filtered or unidentified, 2 bad usage.`,
 
 // parseTargets reads the targets; --udp makes UDP the default transport.
 func parseTargets(args []string, udp bool) ([]probe.Target, error) {
+	ts, _, err := parseTargetsRanged(args, udp)
+	return ts, err
+}
+
+// parseTargetsRanged is parseTargets that also says which targets came
+// from an argument naming several ports: like nmap, the table leaves their
+// closed ports out and they do not make the exit status fail.
+func parseTargetsRanged(args []string, udp bool) ([]probe.Target, []bool, error) {
 	out := make([]probe.Target, 0, len(args))
+	var ranged []bool
 	for _, a := range args {
-		t, err := probe.ParseTarget(a)
+		ts, err := probe.ParseTargets(a)
 		if err != nil {
-			return nil, usageErrorf("%v", err)
+			return nil, nil, usageErrorf("%v", err)
 		}
-		if udp && !strings.HasSuffix(strings.ToLower(a), "/tcp") {
-			t.Transport = "udp"
+		for _, t := range ts {
+			if udp && !strings.HasSuffix(strings.ToLower(a), "/tcp") {
+				t.Transport = "udp"
+			}
+			out = append(out, t)
+			ranged = append(ranged, len(ts) > 1)
 		}
-		out = append(out, t)
 	}
-	return out, nil
+	return out, ranged, nil
 }
 
 func probeRun(opts *ProbeOptions) error {
@@ -113,7 +129,7 @@ func probeRun(opts *ProbeOptions) error {
 	if opts.Parallel < 0 {
 		return usageErrorf("--parallel must not be negative")
 	}
-	targets, err := parseTargets(opts.Targets, opts.UDP)
+	targets, ranged, err := parseTargetsRanged(opts.Targets, opts.UDP)
 	if err != nil {
 		return err
 	}
@@ -130,10 +146,26 @@ func probeRun(opts *ProbeOptions) error {
 		if err := render.JSON(opts.IO.Out, ProbeJSON{Results: results}); err != nil {
 			return err
 		}
-	} else if err := writeProbeTable(opts.IO, results, ""); err != nil {
-		return err
+	} else {
+		shown, hidden := make([]probe.Result, 0, len(results)), 0
+		for i, r := range results {
+			if ranged[i] && r.State == probe.StateClosed {
+				hidden++
+				continue
+			}
+			shown = append(shown, r)
+		}
+		if err := writeProbeTable(opts.IO, shown, ""); err != nil {
+			return err
+		}
+		if hidden > 0 {
+			fmt.Fprintf(opts.IO.Out, "%d closed port%s not shown (--json lists them)\n", hidden, plural(hidden))
+		}
 	}
-	for _, r := range results {
+	for i, r := range results {
+		if ranged[i] && r.State == probe.StateClosed {
+			continue
+		}
 		if !Identified(r) {
 			return &SilentExit{Code: ExitNotFound}
 		}

@@ -148,10 +148,23 @@ func TestProbeJSONAndExitCodes(t *testing.T) {
 		!strings.Contains(lines[0], `title "hello"`) || !strings.Contains(lines[1], "closed") {
 		t.Errorf("table:\n%s", out)
 	}
+
+	// One argument naming both ports: like nmap, the closed one is left
+	// out of the table and does not fail the run.
+	_, hp, _ := net.SplitHostPort(httpAddr)
+	_, cp, _ := net.SplitHostPort(closedAddr)
+	out, err = runProbe(t, &ProbeOptions{Targets: []string{"127.0.0.1:" + hp + "," + cp}})
+	if err != nil {
+		t.Errorf("ranged: exit %d (%v), want 0: closed ports of a range are not failures", exitOf(err), err)
+	}
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "nginx 1.22.1") || lines[1] != "1 closed port not shown (--json lists them)" {
+		t.Errorf("ranged table:\n%s", out)
+	}
 }
 
 func TestProbeBadUsage(t *testing.T) {
-	for _, args := range [][]string{{"localhost"}, {"localhost:99999"}, {"[::1:22"}, {"host:22/sctp"}} {
+	for _, args := range [][]string{{"8081"}, {"127.0.0.1:10-1"}, {"localhost"}, {"localhost:99999"}, {"[::1:22"}, {"host:22/sctp"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			_, err := runProbe(t, &ProbeOptions{Targets: args})
 			var ue *UsageError

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -44,6 +45,9 @@ func ParseTarget(s string) (Target, error) {
 			return t, fmt.Errorf("target %q: transport %q: want tcp or udp", s, s[i+1:])
 		}
 		hp = s[:i]
+	}
+	if isPortSpec(hp) {
+		return t, fmt.Errorf("target %q: missing host: want host:port, e.g. 127.0.0.1:%s", s, hp)
 	}
 	host, port, err := net.SplitHostPort(hp)
 	if err != nil {
@@ -95,4 +99,100 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// ParseTargets reads one argument that may name several ports of one host:
+// "host:PORT", "host:LOW-HIGH", or a comma-separated list of both, as in
+// "127.0.0.1:22,80,8000-8100/udp". Ports are expanded in the order given,
+// each once.
+func ParseTargets(s string) ([]Target, error) {
+	hp, suffix := s, ""
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		hp, suffix = s[:i], s[i:]
+	}
+	i := strings.LastIndexByte(hp, ':')
+	if i < 0 || isPortSpec(hp) || !strings.ContainsAny(hp[i+1:], ",-") {
+		t, err := ParseTarget(s)
+		if err != nil {
+			return nil, err
+		}
+		return []Target{t}, nil
+	}
+	host, spec := hp[:i], hp[i+1:]
+	seen := map[uint16]bool{}
+	var out []Target
+	for _, part := range strings.Split(spec, ",") {
+		lo, hi, err := portRange(part)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", s, err)
+		}
+		for p := lo; p <= hi; p++ {
+			if seen[uint16(p)] {
+				continue
+			}
+			seen[uint16(p)] = true
+			t, err := ParseTarget(host + ":" + strconv.Itoa(p) + suffix)
+			if err != nil {
+				// The host or transport is wrong: say so once, about
+				// what the user wrote.
+				return nil, fmt.Errorf("target %q: %w", s, unwrapTarget(err))
+			}
+			t.Raw = s
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// portRange reads "N" or "LOW-HIGH".
+func portRange(s string) (int, int, error) {
+	num := func(v string) (int, error) {
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || n == 0 || v == "" || v[0] == '+' {
+			return 0, fmt.Errorf("port %q: want a number from 1 to 65535", v)
+		}
+		return int(n), nil
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err := num(a)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !isRange {
+		return lo, lo, nil
+	}
+	hi, err := num(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if hi < lo {
+		return 0, 0, fmt.Errorf("port range %q: the first port must not exceed the last", s)
+	}
+	return lo, hi, nil
+}
+
+// isPortSpec is true for text made only of digits, commas and hyphens: a
+// port list typed without its host.
+func isPortSpec(s string) bool {
+	if s == "" || s[0] == ':' {
+		return s != "" && isPortSpec(s[1:])
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c == ',' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// unwrapTarget drops the `target "...": ` prefix ParseTarget puts on its
+// errors, so that a range's error names the argument once.
+func unwrapTarget(err error) error {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "target ") {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			return errors.New(msg[i+2:])
+		}
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,6 +56,86 @@ func TestParseTarget(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseTargets(t *testing.T) {
+	ports := func(ts []Target) []uint16 {
+		var out []uint16
+		for _, t := range ts {
+			out = append(out, t.Port)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		in        string
+		want      []uint16
+		transport string
+		err       string
+	}{
+		{in: "127.0.0.1:22", want: []uint16{22}, transport: "tcp"},
+		{in: "127.0.0.1:8000-8003", want: []uint16{8000, 8001, 8002, 8003}, transport: "tcp"},
+		{in: "localhost:22,80,79-81/udp", want: []uint16{22, 80, 79, 81}, transport: "udp"},
+		{in: "[::1]:53-54", want: []uint16{53, 54}, transport: "tcp"},
+		{in: "127.0.0.1:65535-65535", want: []uint16{65535}, transport: "tcp"},
+		{in: "8081", err: "missing host"},
+		{in: "8000-8100", err: "missing host"},
+		{in: ":22", err: "missing host"},
+		{in: "localhost", err: "missing port"},
+		{in: "127.0.0.1:90-80", err: "must not exceed"},
+		{in: "127.0.0.1:0-3", err: "from 1 to 65535"},
+		{in: "127.0.0.1:1-65536", err: "from 1 to 65535"},
+		{in: "127.0.0.1:22,,80", err: "from 1 to 65535"},
+		{in: "127.0.0.1:-", err: "from 1 to 65535"},
+		{in: "::1:22-23", err: "brackets"},
+		{in: "bad!host:1-2", err: "valid host"},
+		{in: "localhost:1-2/sctp", err: "transport"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseTargets(tc.in)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("ParseTargets(%q) = %v, %v; want an error saying %q", tc.in, ports(got), err, tc.err)
+				}
+				if strings.Count(err.Error(), "target ") > 1 {
+					t.Errorf("error names the target twice: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, ports(got)); d != "" {
+				t.Errorf("ports (-want +got)\n%s", d)
+			}
+			for _, tg := range got {
+				if tg.Transport != tc.transport || tg.Raw != tc.in {
+					t.Errorf("%+v: want transport %s and Raw %q", tg, tc.transport, tc.in)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParseTargets(f *testing.F) {
+	for _, s := range []string{"127.0.0.1:22-25", "[::1]:1,2,3-4/udp", "8081", "h:1-65535"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ts, err := ParseTargets(s)
+		if err != nil {
+			return
+		}
+		if len(ts) == 0 || len(ts) > 65535 {
+			t.Fatalf("ParseTargets(%q): %d targets", s, len(ts))
+		}
+		seen := map[uint16]bool{}
+		for _, tg := range ts {
+			if tg.Port == 0 || tg.Host != ts[0].Host || seen[tg.Port] {
+				t.Fatalf("ParseTargets(%q): bad or repeated %+v", s, tg)
+			}
+			seen[tg.Port] = true
+		}
+	})
 }
 
 func FuzzParseTarget(f *testing.F) {
