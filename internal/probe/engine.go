@@ -217,6 +217,9 @@ type run struct {
 	ip      string
 	addr    string
 	host    string
+	// echoTCP and echoUDP cache the nonce test of echo.go.
+	echoTCP echoVerdict
+	echoUDP echoVerdict
 }
 
 // session is what a Protocol.Probe may learn about its connection through
@@ -442,7 +445,7 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 		onPort := slices.Contains(pr.Ports, r.target.Port)
 		switch {
 		case onPort, slices.Contains(hinted, pr.Name):
-			first = append(first, r.protocolCandidate(pr, dial, r.slice(1)))
+			first = append(first, r.protocolCandidate(pr, dial, r.slice(1), ts == nil))
 		case pr.ServerFirst:
 			// It would wait for a greeting that the null probe did not
 			// hear, or its matcher already refused the banner it did.
@@ -450,9 +453,9 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 			// Tried on any port: most often it meets a peer that does not
 			// speak it, so it gets the short budget, with some room for a
 			// slow application behind HTTP.
-			first = append(first, r.protocolCandidate(pr, dial, 2*r.slice(2)))
+			first = append(first, r.protocolCandidate(pr, dial, 2*r.slice(2), ts == nil))
 		default:
-			second = append(second, r.protocolCandidate(pr, dial, r.slice(2)))
+			second = append(second, r.protocolCandidate(pr, dial, r.slice(2), ts == nil))
 		}
 	}
 	if w, ok := r.wave(ctx, first); ok {
@@ -567,8 +570,11 @@ type candidate struct {
 	run  func(ctx context.Context) (outcome, error)
 }
 
-func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Conn, error), slice time.Duration) candidate {
+// protocolCandidate runs pr's probe on a connection of its own. On plain
+// connections it records the exchange, to tell an echo from the protocol.
+func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Conn, error), slice time.Duration, plain bool) candidate {
 	return candidate{name: pr.Name, run: func(ctx context.Context) (outcome, error) {
+		wctx := ctx
 		// Waiting for a connection slot does not count against the slice.
 		c, err := dial(ctx)
 		if err != nil {
@@ -582,7 +588,20 @@ func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Con
 		if dl, ok := ctx.Deadline(); ok {
 			_ = c.SetDeadline(dl)
 		}
-		m, ok, err := pr.Probe(ctx, c)
+		var rec *recConn
+		pc := c
+		if plain {
+			rec = &recConn{Conn: c}
+			pc = rec
+		}
+		m, ok, err := pr.Probe(ctx, pc)
+		if rec != nil && rec.reflected() {
+			// Free this connection's slot first: the nonce test needs one.
+			closeConn(c)
+			if r.isEcho(wctx, "tcp") {
+				return outcome{m: echoMatch(), ok: true}, nil
+			}
+		}
 		if ok && m.Method == "" {
 			m.Method = "native:" + pr.Name
 		}
@@ -770,6 +789,7 @@ func (r *run) probeUDP(ctx context.Context, res *Result) {
 	}
 	ctx = withSession(ctx, &session{host: r.host, port: r.target.Port})
 	var refused bool
+	var reply []byte // the first datagram any probe received
 	var mu sync.Mutex
 	var cands []candidate
 	for _, pr := range chosen {
@@ -779,11 +799,19 @@ func (r *run) probeUDP(ctx context.Context, res *Result) {
 				return outcome{}, err
 			}
 			defer c.Close()
-			m, ok, err := pr.Probe(ctx, c)
+			rec := &recConn{Conn: c}
+			m, ok, err := pr.Probe(ctx, rec)
+			got := rec.received()
+			mu.Lock()
 			if errors.Is(err, syscall.ECONNREFUSED) {
-				mu.Lock()
 				refused = true
-				mu.Unlock()
+			}
+			if got != nil && reply == nil {
+				reply = got
+			}
+			mu.Unlock()
+			if rec.reflected() && r.isEcho(ctx, "udp") {
+				return outcome{m: echoMatch(), ok: true}, nil
 			}
 			if ok && m.Method == "" {
 				m.Method = "native:" + pr.Name
@@ -798,6 +826,14 @@ func (r *run) probeUDP(ctx context.Context, res *Result) {
 	case ok:
 		res.State = StateOpen
 		r.fill(res, o)
+	case reply != nil:
+		// Something answered, in no protocol we know: the port is open,
+		// whatever it is; the reply is shown and read by the signatures.
+		res.State = StateOpen
+		r.fill(res, outcome{banner: reply})
+		if res.Service == "" {
+			res.Error = "answered, but in no protocol portwho knows"
+		}
 	case refused:
 		res.State = StateClosed
 	}
