@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -217,6 +218,9 @@ type run struct {
 	ip      string
 	addr    string
 	host    string
+	// noALPN is set once the peer refused our ALPN offer: every later
+	// handshake of this target goes without.
+	noALPN atomic.Bool
 	// echoTCP and echoUDP cache the nonce test of echo.go.
 	echoTCP echoVerdict
 	echoUDP echoVerdict
@@ -306,12 +310,30 @@ func (r *run) dialTimed(ctx context.Context, network string) (net.Conn, time.Dur
 	return cc, took, nil
 }
 
+// legacySuites is every TLS 1.0-1.2 suite crypto/tls implements, the
+// insecure ones included: an old server is still worth naming.
+var legacySuites = func() []uint16 {
+	var ids []uint16
+	for _, s := range tls.CipherSuites() {
+		ids = append(ids, s.ID)
+	}
+	for _, s := range tls.InsecureCipherSuites() {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}()
+
 func (r *run) tlsConfig() *tls.Config {
 	cfg := &tls.Config{
 		// We identify, we do not authenticate: self-signed and expired
-		// certificates are exactly what a user wants to see.
+		// certificates, old versions and weak suites are exactly what a
+		// user wants to see.
 		InsecureSkipVerify: true, //nolint:gosec
-		NextProtos:         []string{"h2", "http/1.1"},
+		MinVersion:         tls.VersionTLS10,
+		CipherSuites:       legacySuites,
+	}
+	if !r.noALPN.Load() {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if net.ParseIP(r.host) == nil {
 		cfg.ServerName = r.host
@@ -618,15 +640,23 @@ func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
 	// no longer, and a server slow to sign (a loaded host, a small
 	// device) still makes it.
 	tc, err := r.dialTLS(ctx, 2*r.slice(2))
+	if alert := tlsAlert(err); alert == "no application protocol" {
+		// It insists on its own ALPN (or none): ask once more without.
+		r.noALPN.Store(true)
+		tc, err = r.dialTLS(ctx, 2*r.slice(2))
+	}
 	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) && oe.Op == "remote error" {
-			// The peer answered with a TLS alert: it speaks TLS but not
-			// what we offered (old versions only, client certificates).
-			return outcome{ok: true, m: Match{Service: "ssl", Method: "native:tls", Certain: true,
-				Info: "handshake refused: " + oe.Err.Error()}}, nil
+		alert := tlsAlert(err)
+		if alert == "" {
+			return outcome{}, err
 		}
-		return outcome{}, err
+		// The peer answered with a TLS alert: it speaks TLS but not
+		// what we offered. Perhaps it offers only anonymous suites.
+		if o, ok := r.anonCandidate(ctx); ok {
+			return o, nil
+		}
+		return outcome{ok: true, m: Match{Service: "ssl", Method: "native:tls", Certain: true,
+			Info: "handshake refused: " + alert}}, nil
 	}
 	st := tc.ConnectionState()
 	summary := summarizeTLS(st)
@@ -643,6 +673,37 @@ func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
 	}
 	o.ok, o.m.Certain, o.tls = true, true, summary
 	return o, nil
+}
+
+// tlsAlert is the alert a peer sent to end our handshake ("handshake
+// failure"), "" when err is not one.
+func tlsAlert(err error) string {
+	var oe *net.OpError
+	if err == nil || !errors.As(err, &oe) || oe.Op != "remote error" {
+		return ""
+	}
+	return strings.TrimPrefix(oe.Err.Error(), "tls: ")
+}
+
+// anonCandidate offers only anonymous suites on a new connection, for a
+// peer that refused every authenticated one.
+func (r *run) anonCandidate(ctx context.Context) (outcome, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*r.slice(2))
+	defer cancel()
+	c, err := r.dial(ctx, "tcp")
+	if err != nil {
+		return outcome{}, false
+	}
+	defer closeConn(c)
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	t, ok, _ := anonTLS(ctx, c)
+	if !ok {
+		return outcome{}, false
+	}
+	return outcome{ok: true, tls: t, m: Match{Service: "ssl", Method: "native:tls-anon", Certain: true,
+		Info: "anonymous Diffie-Hellman only: no certificate, no authentication of the server"}}, true
 }
 
 // wave runs candidates in parallel and returns the first certain outcome,
