@@ -24,6 +24,7 @@ func Protocols() []Protocol {
 		ldapProtocol(),
 		serverFirst(vncProtocol()),
 		rdpProtocol(),
+		mumbleControlProtocol(),
 		dnsTCPProtocol(),
 		smuxProtocol(),
 		// UDP.
