@@ -221,6 +221,11 @@ type run struct {
 	// noALPN is set once the peer refused our ALPN offer: every later
 	// handshake of this target goes without.
 	noALPN atomic.Bool
+	// replies keeps what peers said to probes that did not match (the
+	// first bytes of each, a few of them): when nothing matched, the
+	// signature table reads them, as it reads banners.
+	mu      sync.Mutex
+	replies [][]byte
 	// echoTCP and echoUDP cache the nonce test of echo.go.
 	echoTCP echoVerdict
 	echoUDP echoVerdict
@@ -624,11 +629,52 @@ func (r *run) protocolCandidate(pr Protocol, dial func(context.Context) (net.Con
 				return outcome{m: echoMatch(), ok: true}, nil
 			}
 		}
+		if !ok && rec != nil {
+			r.keepReply(rec.received())
+		}
 		if ok && m.Method == "" {
 			m.Method = "native:" + pr.Name
 		}
 		return outcome{m: m, ok: ok}, err
 	}}
+}
+
+// maxReplies caps the unmatched replies a target keeps.
+const maxReplies = 8
+
+func (r *run) keepReply(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.replies) < maxReplies {
+		r.replies = append(r.replies, b)
+	}
+}
+
+// identifyReplies names the service from the unmatched replies, through
+// the signature table: a text daemon that answers our HTTP request with
+// its own error line still says what it is.
+func (r *run) identifyReplies() (Match, []byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.replies {
+		if m, ok := r.p.signatures().Identify(firstLine(string(b))); ok {
+			return m, b, true
+		}
+	}
+	return Match{}, nil, false
+}
+
+// firstReply is the first unmatched reply, nil when every probe met silence.
+func (r *run) firstReply() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.replies) == 0 {
+		return nil
+	}
+	return r.replies[0]
 }
 
 // tlsCandidate tries a modern TLS handshake; when it succeeds it reports
@@ -758,6 +804,14 @@ func (r *run) fill(res *Result, o outcome) {
 			m, o.ok = sm, true
 		}
 	}
+	var reply []byte
+	if !o.ok && o.tls == nil {
+		if sm, b, ok := r.identifyReplies(); ok {
+			m, o.ok, reply = sm, true, b
+		} else {
+			reply = r.firstReply()
+		}
+	}
 	if o.ok {
 		if m.Product == "" && m.Evidence != "" {
 			if sm, ok := r.p.signatures().Match(m.Service, m.Evidence); ok {
@@ -779,6 +833,9 @@ func (r *run) fill(res *Result, o outcome) {
 		res.Banner = excerpt(string(o.banner))
 	case m.Evidence != "":
 		res.Banner = excerpt(m.Evidence)
+	case len(reply) > 0:
+		// What it said to one of our requests: the best clue left.
+		res.Banner = excerpt(string(reply))
 	}
 	if !o.ok && o.closed && o.tls == nil {
 		// Accepted, then closed before a byte, and every probe met the
