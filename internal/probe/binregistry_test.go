@@ -12,6 +12,7 @@ func TestBinaryProtocolsRegistered(t *testing.T) {
 		"redis/tcp", "memcache/tcp", "memcache/udp", "postgresql/tcp", "mysql/tcp", "mongodb/tcp",
 		"mqtt/tcp", "amqp/tcp", "ldap/tcp", "vnc/tcp", "ms-wbt-server/tcp", "domain/tcp",
 		"domain/udp", "ntp/udp", "snmp/udp", "smux/tcp",
+		"stun/udp", "stun/tcp", "radius/udp", "tftp/udp", "openvpn/udp", "openvpn/tcp", "netbios-ns/udp", "murmur/udp",
 	}
 	seen := map[string]int{}
 	for _, p := range Protocols() {

@@ -27,11 +27,19 @@ func Protocols() []Protocol {
 		mumbleControlProtocol(),
 		dnsTCPProtocol(),
 		smuxProtocol(),
+		stunTCPProtocol(),
+		openvpnTCPProtocol(),
 		// UDP.
 		memcachedUDPProtocol(),
 		dnsProtocol(),
 		ntpProtocol(),
 		snmpProtocol(),
+		stunProtocol(),
+		radiusProtocol(),
+		tftpProtocol(),
+		openvpnProtocol(),
+		nbnsProtocol(),
+		mumbleUDPProtocol(),
 	}
 }
 
