@@ -14,8 +14,9 @@ import (
 )
 
 // The files in testdata/text are what Debian 12's servers sent on
-// loopback (openssh-server, postfix, dovecot, vsftpd, nginx), captured
-// byte for byte.
+// loopback (openssh-server, postfix, dovecot, vsftpd, nginx; tinyproxy
+// 1.11.1; tor 0.4.9.11's SocksPort and ControlPort answering GET /),
+// captured byte for byte.
 
 func captured(t *testing.T, name string) []byte {
 	t.Helper()

@@ -667,6 +667,27 @@ func (r *run) identifyReplies() (Match, []byte, bool) {
 	return Match{}, nil, false
 }
 
+// productFrom names the product of m's service from m's evidence, else
+// from what the peer said to the other probes: Tor's SOCKS port proves
+// SOCKS5 to the SOCKS probe, and says it is Tor only in its refusal of
+// our HTTP request.
+func (r *run) productFrom(m Match) (Match, bool) {
+	sigs := r.p.signatures()
+	if m.Evidence != "" {
+		if sm, ok := sigs.Match(m.Service, m.Evidence); ok {
+			return sm, true
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.replies {
+		if sm, ok := sigs.Match(m.Service, firstLine(string(b))); ok {
+			return sm, true
+		}
+	}
+	return Match{}, false
+}
+
 // firstReply is the first unmatched reply, nil when every probe met silence.
 func (r *run) firstReply() []byte {
 	r.mu.Lock()
@@ -813,8 +834,9 @@ func (r *run) fill(res *Result, o outcome) {
 		}
 	}
 	if o.ok {
-		if m.Product == "" && m.Evidence != "" {
-			if sm, ok := r.p.signatures().Match(m.Service, m.Evidence); ok {
+		if m.Product == "" {
+			if sm, ok := r.productFrom(m); ok {
+				m.Service = sm.Service
 				m.Product = sm.Product
 				if m.Version == "" {
 					m.Version = sm.Version

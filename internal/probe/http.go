@@ -81,6 +81,11 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if notHTTP(resp.Status, body) {
+		// It parsed as HTTP only to say it is not an HTTP server (Tor's
+		// SOCKS and control ports do this): let the other probes name it.
+		return Match{}, false, nil
+	}
 	m := httpMatch(resp.Proto, resp.StatusCode, resp.Header, body)
 	grace := time.NewTimer(h2cGrace)
 	defer grace.Stop()
@@ -94,9 +99,26 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	return m, true, nil
 }
 
+// notHTTPRE finds a server's own statement that it is not what we asked:
+// "Tor is not an HTTP Proxy", "This is not an HTTP server", "not a web
+// server". Only the status line and the start of the body are read.
+var notHTTPRE = regexp.MustCompile(`(?i)\bnot an? (?:http|web)[ -]?(?:server|proxy|port|service)\b|\bnot speak(?:ing)? http\b|\bdoes not (?:speak|support) http\b`)
+
+// notHTTP reports an answer that parses as HTTP and says it is not HTTP.
+func notHTTP(status string, body []byte) bool {
+	if len(body) > 512 {
+		body = body[:512]
+	}
+	return notHTTPRE.MatchString(status) || notHTTPRE.Match(body)
+}
+
 // httpMatch builds the verdict from a parsed response.
 func httpMatch(proto string, status int, h http.Header, body []byte) Match {
-	m := Match{Service: "http", Method: "native:http", Certain: true, Evidence: capStr(h.Get("Server"), maxHdr)}
+	m := Match{Service: "http", Method: "native:http", Certain: true, Evidence: httpEvidence(h)}
+	if status == http.StatusProxyAuthRequired || h.Get("Proxy-Authenticate") != "" || h.Get("Proxy-Agent") != "" {
+		// Only a proxy asks for proxy credentials or names its agent.
+		m.Service = "http-proxy"
+	}
 	info := fmt.Sprintf("%s %d", proto, status)
 	if loc := h.Get("Location"); loc != "" && status >= 300 && status < 400 {
 		info = joinDot(info, "redirect "+capStr(loc, maxHdr))
@@ -112,6 +134,23 @@ func httpMatch(proto string, status int, h http.Header, body []byte) Match {
 		m.Info = joinDot(info, "expects TLS")
 	}
 	return m
+}
+
+// httpEvidence is what the signature table reads to name the product: the
+// Server header, else the software a Via header names in its comment
+// ("1.1 varnish (Varnish/7.1)"), as caches behind an origin server add.
+func httpEvidence(h http.Header) string {
+	if s := h.Get("Server"); s != "" {
+		return capStr(s, maxHdr)
+	}
+	for _, v := range h.Values("Via") {
+		if i := strings.IndexByte(v, '('); i >= 0 {
+			if j := strings.IndexByte(v[i:], ')'); j > 0 {
+				return capStr(v[i+1:i+j], maxHdr)
+			}
+		}
+	}
+	return ""
 }
 
 // plainToTLS spots the 400 answers TLS servers give to plain HTTP (Go,

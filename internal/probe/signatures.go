@@ -23,8 +23,12 @@ const maxEvidence = 1024
 // Signature is one product pattern. Product, Version and Info are
 // templates: $1 or ${name} expand to the pattern's groups.
 type Signature struct {
-	ID       string             `json:"id"`
-	Service  string             `json:"service"` // the service whose evidence it reads
+	ID      string `json:"id"`
+	Service string `json:"service"` // the service whose evidence it reads
+	// As is the service reported when it matches, where the product says
+	// more than the protocol: a proxy cache answers in HTTP, and is an
+	// http-proxy; CUPS answers in HTTP, and is ipp. Empty: Service.
+	As       string             `json:"as"`
 	Pattern  string             `json:"pattern"` // RE2 syntax
 	Product  string             `json:"product"`
 	Version  string             `json:"version"`
@@ -104,7 +108,6 @@ func (s *Signatures) Identify(evidence string) (Match, bool) {
 	evidence = capEvidence(evidence)
 	for i := range s.list {
 		if m, ok := s.list[i].apply(evidence); ok {
-			m.Service = s.list[i].Service
 			return m, true
 		}
 	}
@@ -129,8 +132,12 @@ func (sig *Signature) apply(text string) (Match, bool) {
 		}
 		return strings.TrimSpace(string(sig.re.ExpandString(nil, tmpl, text, idx)))
 	}
+	service := sig.Service
+	if sig.As != "" {
+		service = sig.As
+	}
 	return Match{
-		Service: sig.Service,
+		Service: service,
 		Product: expand(sig.Product),
 		Version: expand(sig.Version),
 		Info:    expand(sig.Info),

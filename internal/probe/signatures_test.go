@@ -32,6 +32,13 @@ func TestSignatureExamples(t *testing.T) {
 				if d := cmp.Diff(ex, got); d != "" {
 					t.Errorf("(-want +got)\n%s", d)
 				}
+				want := sig.Service
+				if sig.As != "" {
+					want = sig.As
+				}
+				if m.Service != want {
+					t.Errorf("%q reported as %q, want %q", ex.Text, m.Service, want)
+				}
 				if m.Method != "signature:"+sig.ID {
 					t.Errorf("%q named by %s, want signature:%s", ex.Text, m.Method, sig.ID)
 				}
