@@ -451,6 +451,15 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 		if ok {
 			o.m, o.ok = m, true
 		}
+		if !o.m.Certain {
+			// A greeting no parser knows, that the signature table names
+			// (a NATS INFO object, "OK MPD 0.23.5"): no probe can say more.
+			if sm, ok := r.p.signatures().Identify(firstLine(string(banner))); ok {
+				closeConn(c0)
+				o.m, o.ok = sm, true
+				return o
+			}
+		}
 		for _, pr := range protos {
 			if pr.Banner != nil {
 				if _, ok := pr.Banner(banner); ok {

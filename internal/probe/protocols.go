@@ -4,7 +4,7 @@ package probe
 // matchers and lists probes. One entry per line: add yours at the end of
 // its group.
 func Protocols() []Protocol {
-	return []Protocol{
+	return append([]Protocol{
 		// Text protocols and HTTP.
 		sshProtocol(),
 		smtpProtocol(),
@@ -40,7 +40,9 @@ func Protocols() []Protocol {
 		openvpnProtocol(),
 		nbnsProtocol(),
 		mumbleUDPProtocol(),
-	}
+	},
+		// Client-first line protocols, from the signature table.
+		defaultSendProtocols()...)
 }
 
 // serverFirst marks a protocol whose server greets first, so that the

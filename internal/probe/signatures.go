@@ -28,13 +28,20 @@ type Signature struct {
 	// As is the service reported when it matches, where the product says
 	// more than the protocol: a proxy cache answers in HTTP, and is an
 	// http-proxy; CUPS answers in HTTP, and is ipp. Empty: Service.
-	As       string             `json:"as"`
-	Pattern  string             `json:"pattern"` // RE2 syntax
-	Product  string             `json:"product"`
-	Version  string             `json:"version"`
-	Info     string             `json:"info"`
-	Examples []SignatureExample `json:"examples"`
-	re       *regexp.Regexp
+	As      string `json:"as"`
+	Pattern string `json:"pattern"` // RE2 syntax
+	Product string `json:"product"`
+	Version string `json:"version"`
+	Info    string `json:"info"`
+	// Send makes the signature a client-first probe as well: the engine
+	// sends these bytes (on Transport, default tcp; first on Ports, else
+	// in the second wave) and the pattern reads the whole reply, not
+	// evidence. Signatures with the same Send share one request.
+	Send      string             `json:"send"`
+	Transport string             `json:"transport"`
+	Ports     []uint16           `json:"ports"`
+	Examples  []SignatureExample `json:"examples"`
+	re        *regexp.Regexp
 }
 
 // SignatureExample is a real text the signature must name as stated.
@@ -79,6 +86,12 @@ func ParseSignatures(data []byte) (*Signatures, error) {
 			return nil, fmt.Errorf("signature %q: %w", s.ID, err)
 		}
 		s.re = re
+		if s.Send == "" && (s.Transport != "" || len(s.Ports) > 0) {
+			return nil, fmt.Errorf("signature %q: transport and ports need send", s.ID)
+		}
+		if t := s.transport(); t != "tcp" && t != "udp" {
+			return nil, fmt.Errorf("signature %q: transport %q is neither tcp nor udp", s.ID, t)
+		}
 	}
 	return &Signatures{list: list}, nil
 }
@@ -92,7 +105,7 @@ func (s *Signatures) Match(service, evidence string) (Match, bool) {
 	evidence = capEvidence(evidence)
 	for i := range s.list {
 		sig := &s.list[i]
-		if sig.Service != service {
+		if sig.Service != service || sig.Send != "" {
 			continue
 		}
 		if m, ok := sig.apply(evidence); ok {
@@ -107,11 +120,43 @@ func (s *Signatures) Match(service, evidence string) (Match, bool) {
 func (s *Signatures) Identify(evidence string) (Match, bool) {
 	evidence = capEvidence(evidence)
 	for i := range s.list {
+		if s.list[i].Send != "" {
+			continue
+		}
 		if m, ok := s.list[i].apply(evidence); ok {
 			return m, true
 		}
 	}
 	return Match{}, false
+}
+
+// maxReplyText caps the reply a Send signature reads: a stats dump puts
+// the version some 900 bytes in.
+const maxReplyText = 4096
+
+// MatchReply names the service from the reply to a Send signature's
+// request (the first signature with that Send and transport to match).
+func (s *Signatures) MatchReply(transport, send, reply string) (Match, bool) {
+	if len(reply) > maxReplyText {
+		reply = reply[:maxReplyText]
+	}
+	for i := range s.list {
+		sig := &s.list[i]
+		if sig.Send != send || sig.transport() != transport {
+			continue
+		}
+		if m, ok := sig.apply(reply); ok {
+			return m, true
+		}
+	}
+	return Match{}, false
+}
+
+func (sig *Signature) transport() string {
+	if sig.Transport == "" {
+		return "tcp"
+	}
+	return sig.Transport
 }
 
 func capEvidence(s string) string {

@@ -24,6 +24,9 @@ func TestSignatureExamples(t *testing.T) {
 			}
 			for _, ex := range sig.Examples {
 				m, ok := sigs.Match(sig.Service, ex.Text)
+				if sig.Send != "" {
+					m, ok = sigs.MatchReply(sig.transport(), sig.Send, ex.Text)
+				}
 				if !ok {
 					t.Errorf("%q: no match", ex.Text)
 					continue
