@@ -221,6 +221,9 @@ type run struct {
 	// noALPN is set once the peer refused our ALPN offer: every later
 	// handshake of this target goes without.
 	noALPN atomic.Bool
+	// tlsUp is set once a TLS handshake succeeded: the peer speaks TLS,
+	// so the plain second wave is not started early.
+	tlsUp atomic.Bool
 	// replies keeps what peers said to probes that did not match (the
 	// first bytes of each, a few of them): when nothing matched, the
 	// signature table reads them, as it reads banners.
@@ -494,18 +497,19 @@ func (r *run) identify(ctx context.Context, c0 net.Conn, dial func(context.Conte
 			second = append(second, r.protocolCandidate(pr, dial, r.slice(2), ts == nil))
 		}
 	}
-	if w, ok := r.wave(ctx, first); ok {
+	if o.ok {
+		// The banner already told an uncertain answer: the second wave
+		// is not worth its connections.
+		second = nil
+	}
+	// Evidence (ALPN, a banner) named the protocol: let its probe take
+	// its time before trying the others.
+	early := len(hinted) == 0
+	if w, ok := r.waves(ctx, first, second, early); ok {
 		w.banner, w.closed = banner, closed
 		if !w.m.Certain && o.ok {
 			return o
 		}
-		return w
-	}
-	if o.ok {
-		return o
-	}
-	if w, ok := r.wave(ctx, second); ok {
-		w.banner, w.closed = banner, closed
 		return w
 	}
 	return o
@@ -734,6 +738,7 @@ func (r *run) tlsCandidate(ctx context.Context) (outcome, error) {
 		return outcome{ok: true, m: Match{Service: "ssl", Method: "native:tls", Certain: true,
 			Info: "handshake refused: " + alert}}, nil
 	}
+	r.tlsUp.Store(true)
 	st := tc.ConnectionState()
 	summary := summarizeTLS(st)
 	// The peer is known to speak TLS now: the handshakes of the probes
@@ -780,6 +785,87 @@ func (r *run) anonCandidate(ctx context.Context) (outcome, bool) {
 	}
 	return outcome{ok: true, tls: t, m: Match{Service: "ssl", Method: "native:tls-anon", Certain: true,
 		Info: "anonymous Diffie-Hellman only: no certificate, no authentication of the server"}}, true
+}
+
+// waves runs the first wave, and the second once the first has no certain
+// answer: when every first-wave candidate is done, or (early, when no
+// evidence hinted the protocol) a second-wave slice after it began,
+// whichever is sooner. A peer silent on a TLS
+// ClientHello or an HTTP request (a binary protocol waiting for more)
+// would otherwise hold the second wave back by the first's whole budget.
+// It returns the first certain outcome, cancelling the rest, or else the
+// first uncertain one, first wave before second, each in list order.
+func (r *run) waves(ctx context.Context, first, second []candidate, early bool) (outcome, bool) {
+	if len(second) == 0 {
+		return r.wave(ctx, first)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type res struct {
+		i int
+		o outcome
+	}
+	all := append(slices.Clip(first), second...)
+	ch := make(chan res, len(all))
+	launch := func(from, to int) {
+		for i := from; i < to; i++ {
+			c := all[i]
+			go func() {
+				o, err := c.run(wctx)
+				if err != nil && !o.ok {
+					o = outcome{}
+				}
+				ch <- res{i, o}
+			}()
+		}
+	}
+	launch(0, len(first))
+	started, pending := len(first), len(first)
+	var soon <-chan time.Time
+	if early {
+		t := time.NewTimer(r.slice(2))
+		defer t.Stop()
+		soon = t.C
+	}
+	startSecond := func() {
+		if started == len(first) {
+			launch(len(first), len(all))
+			pending += len(second)
+			started = len(all)
+		}
+	}
+	if len(first) == 0 {
+		startSecond()
+	}
+	results := make([]outcome, len(all))
+	for pending > 0 {
+		select {
+		case x := <-ch:
+			pending--
+			results[x.i] = x.o
+			if x.o.ok && x.o.m.Certain {
+				cancel()
+				// Wait for the others so that no connection outlives Probe.
+				for ; pending > 0; pending-- {
+					<-ch
+				}
+				return x.o, true
+			}
+			if pending == 0 {
+				startSecond()
+			}
+		case <-soon:
+			if !r.tlsUp.Load() {
+				startSecond()
+			}
+		}
+	}
+	for _, o := range results {
+		if o.ok {
+			return o, true
+		}
+	}
+	return outcome{}, false
 }
 
 // wave runs candidates in parallel and returns the first certain outcome,
