@@ -31,8 +31,15 @@ func smuxProtocol() Protocol {
 
 func smuxProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 	return askFramed(ctx, c, "smux", smuxGoingDown, frameSMUXClose, parseSMUXClose, func(reason string) Match {
-		return Match{Service: "smux", Method: "native:smux", Certain: true,
+		m := Match{Service: "smux", Method: "native:smux", Certain: true,
 			Info: "SNMP multiplexer (RFC 1227); closed with " + reason}
+		if reason == "protocolError" {
+			// net-snmp's master agent refuses any first PDU but an
+			// OpenPDU with protocolError (captured from snmpd 5.9.3);
+			// RFC 1227 leaves the reason to the agent.
+			m.Product = "net-snmp"
+		}
+		return m
 	})
 }
 

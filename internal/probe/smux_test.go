@@ -61,7 +61,7 @@ func TestSMUXProbe(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("probe: ok %v err %v", ok, err)
 	}
-	want := Match{Service: "smux", Method: "native:smux", Certain: true, Info: "SNMP multiplexer (RFC 1227); closed with protocolError"}
+	want := Match{Service: "smux", Product: "net-snmp", Method: "native:smux", Certain: true, Info: "SNMP multiplexer (RFC 1227); closed with protocolError"}
 	if d := cmp.Diff(want, m); d != "" {
 		t.Errorf("match (-want +got):\n%s", d)
 	}
@@ -122,7 +122,7 @@ func TestProbeSMUXEngine(t *testing.T) {
 	t.Run("answers", func(t *testing.T) {
 		t.Parallel()
 		r := probeOne(t, &Prober{Timeout: 5 * time.Second}, snmpdSMUX(t, false))
-		want := summary{State: "open", Service: "smux", Info: "SNMP multiplexer (RFC 1227); closed with protocolError", Method: "native:smux"}
+		want := summary{State: "open", Service: "smux", Product: "net-snmp", Info: "SNMP multiplexer (RFC 1227); closed with protocolError", Method: "native:smux"}
 		if d := cmp.Diff(want, summarize(r)); d != "" {
 			t.Errorf("(-want +got)\n%s", d)
 		}
