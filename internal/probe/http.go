@@ -87,6 +87,11 @@ func httpProbe(ctx context.Context, c net.Conn) (Match, bool, error) {
 		return Match{}, false, nil
 	}
 	m := httpMatch(resp.Proto, resp.StatusCode, resp.Header, body)
+	if m.Evidence == "" && m.Certain && s.dial != nil {
+		// No Server header: the way it refuses a request without Host
+		// may still name the server.
+		m.Evidence = hostlessRefusal(ctx, s)
+	}
 	grace := time.NewTimer(h2cGrace)
 	defer grace.Stop()
 	select {
@@ -149,6 +154,32 @@ func httpEvidence(h http.Header) string {
 				return capStr(v[i+1:i+j], maxHdr)
 			}
 		}
+	}
+	return ""
+}
+
+// hostlessRefusal sends an HTTP/1.1 request without the Host header it
+// requires (RFC 9112 3.2) on a new connection, and returns the status
+// line of the refusal when it is one the signature table can read: Go's
+// net/http, which sends no Server header, says "400 Bad Request: missing
+// required Host header" in its status line.
+func hostlessRefusal(ctx context.Context, s *session) string {
+	c, err := s.dial(ctx)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nUser-Agent: portwho\r\n\r\n"); err != nil {
+		return ""
+	}
+	line, err := bufio.NewReaderSize(io.LimitReader(c, 512), 512).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.") {
+		return ""
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if _, reason, ok := strings.Cut(line, " 400 "); ok && strings.Contains(reason, ":") {
+		// Only a reason with a detail says something of its own.
+		return capStr(reason, maxHdr)
 	}
 	return ""
 }

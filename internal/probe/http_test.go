@@ -130,3 +130,39 @@ func TestProbeHTTPProxy(t *testing.T) {
 		t.Errorf("got %q %q %q (%s)", r.Service, r.Product, r.Version, r.Method)
 	}
 }
+
+// TestProbeGoNetHTTP: a real Go net/http server sends no Server header;
+// its refusal of a request without Host names it. A server whose refusal
+// says nothing of its own gets no product.
+func TestProbeGoNetHTTP(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "<title>Node Exporter</title>")
+	}), ErrorLog: quietLog}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	r := probeOne(t, &Prober{Timeout: 3 * time.Second}, targetOf(t, ln.Addr().String(), "tcp"))
+	if r.Service != "http" || r.Product != "Golang net/http server" {
+		t.Errorf("got %q %q (%s)", r.Service, r.Product, r.Method)
+	}
+
+	plain := serveTCP(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		if req.Host == "" {
+			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	if r := probeOne(t, &Prober{Timeout: 3 * time.Second}, plain); r.Service != "http" || r.Product != "" {
+		t.Errorf("plain refusal: got %q %q (%s)", r.Service, r.Product, r.Method)
+	}
+}
